@@ -1,0 +1,38 @@
+# CEI — two commands: `make run` serves the app, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test lint bench clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## run: install, migrate the embedded SQLite database, serve on http://$(HOST):$(PORT)
+run: $(VENV)/.installed
+	$(VENV)/bin/cei init-db
+	@echo "CEI is serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs)"
+	$(VENV)/bin/gunicorn --workers 1 --threads 8 --bind $(HOST):$(PORT) \
+		--access-logfile - --timeout 120 wsgi:app
+
+## test: install the dev extra and run the whole suite
+test: $(VENV)/.dev-installed
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check cei client tests bench wsgi.py
+
+bench: $(VENV)/.dev-installed
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

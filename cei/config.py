@@ -1,0 +1,118 @@
+"""Configuration: defaults, then ``CEI_*`` environment variables, then the mapping given to
+``create_app``."""
+
+import os
+import secrets
+
+DEV_SECRET_KEY = "cei-dev-secret-key-change-me"
+
+# Environment variable (without the CEI_ prefix) -> Flask config key.
+ENV_KEYS = {
+    "DATABASE_URL": "DATABASE_URL",
+    "REDIS_URL": "REDIS_URL",
+    "SECRET_KEY": "SECRET_KEY",
+    "ENV": "CEI_ENV",
+    "ACCESS_TOKEN_TTL": "ACCESS_TOKEN_TTL",
+    "MAX_CONTENT_LENGTH": "MAX_CONTENT_LENGTH",
+    "LOG_LEVEL": "LOG_LEVEL",
+    "JOBS_INLINE": "JOBS_INLINE",
+}
+
+INT_KEYS = {"ACCESS_TOKEN_TTL", "MAX_CONTENT_LENGTH"}
+BOOL_KEYS = {"JOBS_INLINE"}
+
+
+class DefaultConfig:
+    """Settings used unless the environment or the caller overrides them."""
+
+    CEI_ENV = "development"
+    SECRET_KEY = DEV_SECRET_KEY
+    DATABASE_URL = None  # None = SQLite file under instance/
+    REDIS_URL = None  # None = jobs run in-process
+    ACCESS_TOKEN_TTL = 3600
+    # 20 MiB batches plus headroom for multipart CSV uploads, which stream in chunks.
+    MAX_CONTENT_LENGTH = 256 * 1024 * 1024
+    MAX_JSON_BODY = 20 * 1024 * 1024
+    LOG_LEVEL = "INFO"
+    JOBS_INLINE = False
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+
+    API_TITLE = "CEI — Carbon & Energy Intelligence API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "/static/swagger-ui/"
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": (
+                "Factories push meter readings with org-scoped integration tokens; "
+                "integrators read them back. Errors use one JSON envelope "
+                "`{code, message, detail?, request_id}`."
+            )
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A user access token (from login/sign-up) or an "
+                    "integration token (`cei_int_…`).",
+                },
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "session"},
+            }
+        },
+    }
+
+
+def _coerce(key, raw):
+    if key in INT_KEYS:
+        return int(raw)
+    if key in BOOL_KEYS:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return raw
+
+
+def env_overrides(environ=None):
+    """Return the config values set through ``CEI_*`` environment variables."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for env_name, key in ENV_KEYS.items():
+        raw = environ.get(f"CEI_{env_name}")
+        if raw not in (None, ""):
+            values[key] = _coerce(key, raw)
+    return values
+
+
+def check_secret_key(config):
+    """Refuse a weak secret key in production; invent a random one for throwaway runs."""
+    key = config.get("SECRET_KEY")
+    if config.get("CEI_ENV") == "production":
+        if not key or key == DEV_SECRET_KEY or len(key) < 32:
+            raise RuntimeError(
+                "CEI_SECRET_KEY must be set to a random string of at least 32 characters "
+                "when CEI_ENV=production"
+            )
+    elif not key:
+        config["SECRET_KEY"] = secrets.token_urlsafe(32)
+
+
+def sqlite_url(instance_path):
+    """Return the URL of the embedded SQLite database file."""
+    return "sqlite:///" + os.path.join(instance_path, "cei.sqlite3")
+
+
+def normalise_database_url(url):
+    """Use psycopg 3 for ``postgresql://`` / ``postgres://`` URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,38 @@
+"""Organizations: the tenant that owns users, tokens, sites and readings."""
+
+from sqlalchemy import Boolean, Float, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cei.extensions import db
+from cei.models.types import UTCDateTime, utcnow
+
+STARTER_PLAN = "cei-starter"
+
+
+class Organization(db.Model):
+    """A customer (a company with one or more factories)."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    subscription_plan_key: Mapped[str] = mapped_column(
+        String(64), nullable=False, default=STARTER_PLAN
+    )
+    subscription_status: Mapped[str] = mapped_column(String(32), nullable=False, default="active")
+    enable_alerts: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    enable_reports: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="EUR")
+    tariff_per_kwh: Mapped[float] = mapped_column(Float, nullable=False, default=0.20)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
+    auto_create_sites: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    def plan_flags(self):
+        """Return the four plan flags as a dict."""
+        return {
+            "subscription_plan_key": self.subscription_plan_key,
+            "enable_alerts": self.enable_alerts,
+            "enable_reports": self.enable_reports,
+            "subscription_status": self.subscription_status,
+        }

@@ -174,3 +174,68 @@ def bearer(token):
 def api(client):
     """An :class:`ApiHelper` bound to the test client."""
     return ApiHelper(client)
+
+
+class LiveServer:
+    """A real HTTP server (waitress) serving an app on 127.0.0.1 in a background thread."""
+
+    def __init__(self, application):
+        import threading
+
+        from waitress import create_server
+
+        self.server = create_server(application, host="127.0.0.1", port=0, threads=8)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        """Stop serving."""
+        self.server.close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def serve():
+    """Return a function that serves an app over real HTTP and gives its base URL."""
+    servers = []
+
+    def start(application):
+        server = LiveServer(application)
+        servers.append(server)
+        return server.url
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    """A Playwright page in Debian's headless Chromium."""
+    if not os.path.exists(CHROMIUM):
+        need_server("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        yield page
+        context.close()
+        browser.close()

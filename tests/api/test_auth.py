@@ -153,3 +153,28 @@ def test_me_without_credentials(client):
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert response.get_json()["code"] == "AUTHENTICATION_REQUIRED"
+
+
+def test_concurrent_signups_with_one_email_give_one_account(make_app, serve):
+    import threading
+
+    import requests
+
+    app = make_app()
+    base = serve(app)
+    statuses = []
+
+    def sign_up():
+        response = requests.post(
+            base + "/api/v1/auth/signup",
+            json={"email": "race@example.com", "password": "long enough", "organization_name": "R"},
+            timeout=30,
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=sign_up) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201, 409, 409, 409]

@@ -5,6 +5,7 @@ from flask import g, request
 from flask.views import MethodView
 from flask_login import logout_user
 from flask_smorest import Blueprint
+from sqlalchemy.exc import IntegrityError
 
 from cei.api import api_abort
 from cei.blueprints.auth.schemas import (
@@ -45,11 +46,19 @@ class Signup(MethodView):
         Always creates a new organization (never joins an existing one) on the
         `cei-starter` plan. Emails are case-insensitive; a second sign-up answers 409.
         """
-        with service_errors():
-            user = accounts.sign_up(
-                data["email"], data["password"], data["organization_name"], data.get("full_name")
-            )
-        db.session.commit()
+        try:
+            with service_errors():
+                user = accounts.sign_up(
+                    data["email"],
+                    data["password"],
+                    data["organization_name"],
+                    data.get("full_name"),
+                )
+            db.session.commit()
+        except IntegrityError:
+            # Two sign-ups with one email at the same moment: the unique index decides.
+            db.session.rollback()
+            api_abort(409, "EMAIL_TAKEN", "An account with this email already exists")
         return {**token_response(user), "user": user, "organization": user.organization}
 
 

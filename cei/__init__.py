@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from cei import config as cei_config
-from cei.extensions import api, csrf, db, login_manager, migrate
+from cei.extensions import api, csrf, db, limiter, login_manager, migrate
 from cei.jsonio import FastJSONProvider
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,6 +34,8 @@ def create_app(config=None):
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    limiter.init_app(app)
     api.init_app(app)
 
     from cei import http, models  # noqa: F401  (models register their tables)

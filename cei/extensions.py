@@ -1,5 +1,7 @@
 """Extensions, created unbound and bound to the app in ``create_app``."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -21,3 +23,6 @@ migrate = Migrate()
 api = CeiApi()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Limits live in Redis when configured (shared by every web process), else in memory;
+# if Redis is down, requests are limited in memory rather than refused.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

@@ -178,3 +178,25 @@ def test_concurrent_signups_with_one_email_give_one_account(make_app, serve):
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [201, 409, 409, 409]
+
+
+def test_login_attempts_are_rate_limited(make_app):
+    client = make_app(LOGIN_RATE_LIMIT="3 per minute").test_client()
+    payload = {"email": "nobody@example.com", "password": "guess guess"}
+    statuses = [client.post("/api/v1/auth/login", json=payload).status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]
+    limited = client.post("/api/v1/auth/login", json=payload)
+    assert limited.status_code == 429
+    body = limited.get_json()
+    assert body["code"] == "RATE_LIMITED"
+    assert body["request_id"] == limited.headers["X-Request-ID"]
+    assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_rate_limits_are_shared_through_redis(make_app, redis_url):
+    config = {"LOGIN_RATE_LIMIT": "2 per minute", "REDIS_URL": redis_url}
+    first, second = make_app(**config), make_app(**config)
+    payload = {"email": "nobody@example.com", "password": "guess guess"}
+    assert first.test_client().post("/api/v1/auth/login", json=payload).status_code == 401
+    assert second.test_client().post("/api/v1/auth/login", json=payload).status_code == 401
+    assert first.test_client().post("/api/v1/auth/login", json=payload).status_code == 429

@@ -1,7 +1,7 @@
 """Accounts and integration tokens: ``/api/v1/auth``."""
 
 import marshmallow as ma
-from flask import g, request
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_login import logout_user
 from flask_smorest import Blueprint
@@ -21,7 +21,7 @@ from cei.blueprints.auth.schemas import (
     WhoAmISchema,
 )
 from cei.blueprints.errors import service_errors
-from cei.extensions import db
+from cei.extensions import db, limiter
 from cei.security import authenticated, current_organization, current_principal
 from cei.services import accounts, tokens
 
@@ -35,8 +35,18 @@ def token_response(user):
     return {"access_token": token, "token_type": "bearer", "expires_in": expires_in}
 
 
+def login_limit():
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def signup_limit():
+    return current_app.config["SIGNUP_RATE_LIMIT"]
+
+
 @blp.route("/signup")
 class Signup(MethodView):
+    decorators = [limiter.limit(signup_limit)]
+
     @blp.arguments(SignupRequestSchema)
     @blp.response(201, SignupResponseSchema)
     def post(self, data):
@@ -64,6 +74,8 @@ class Signup(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
+    decorators = [limiter.limit(login_limit)]
+
     @blp.doc(
         requestBody={
             "required": True,

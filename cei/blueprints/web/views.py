@@ -5,7 +5,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from cei.blueprints.web.forms import LoginForm, LogoutForm, SignupForm
-from cei.extensions import db, login_manager
+from cei.blueprints.auth.resources import login_limit, signup_limit
+from cei.extensions import db, limiter, login_manager
 from cei.models import User
 from cei.services import accounts
 from cei.services.errors import ServiceError
@@ -47,6 +48,7 @@ def index():
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(signup_limit, methods=["POST"])
 def signup():
     """Create an organization and its admin, then sign in."""
     form = SignupForm()
@@ -72,6 +74,7 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def login():
     """Sign in with email and password."""
     form = LoginForm()

@@ -4,8 +4,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from cei.blueprints.web.forms import LoginForm, LogoutForm, SignupForm
 from cei.blueprints.auth.resources import login_limit, signup_limit
+from cei.blueprints.web.forms import LoginForm, LogoutForm, SignupForm
 from cei.extensions import db, limiter, login_manager
 from cei.models import User
 from cei.services import accounts

@@ -1,0 +1,1 @@
+"""Reading data back: ``/api/v1/timeseries/{summary,series,export,coverage}``."""

@@ -1,0 +1,1 @@
+"""Sites and meters API: ``/api/v1/sites``."""

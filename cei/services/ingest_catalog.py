@@ -1,0 +1,141 @@
+"""Sites and meters named by ingested records: found in bulk, created when missing.
+
+A batch costs one query for its sites and one for its meters, whatever its size; rows that
+are missing are inserted with ``ON CONFLICT DO NOTHING`` and read back, so two batches
+creating the same site at the same moment both end up using the one row that won.
+"""
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cei.models import Meter, Site
+from cei.services.ingest_checks import DEFAULT_INTERVAL_MINUTES
+
+# Bound parameters per statement, safely below SQLite's limit (32,766).
+CHUNK = 5000
+# A new meter's interval is inferred from the spacing of its first readings only when that
+# spacing is one of these; hourly data with gaps must not turn into a 2-hour meter.
+SUB_HOURLY_INTERVALS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)
+
+
+def chunks(items, size=CHUNK):
+    """Yield successive slices of the list ``items``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert(connection, table):
+    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+class Catalog:
+    """The organization's sites and meters that an ingestion has met so far."""
+
+    def __init__(self, connection, organization):
+        self.connection = connection
+        self.organization_id = organization.id
+        self.timezone = organization.timezone or "UTC"
+        self.auto_create = organization.auto_create_sites
+        self.site_pks = {}  # site_id -> sites.id
+        self.meters = {}  # (site_id, meter_id) -> (meters.id, interval_minutes)
+        self.unknown_sites = set()
+
+    def resolve(self, pairs, intervals_for_new):
+        """Make ``self.meters`` cover ``pairs`` (site_id, meter_id) where the site is allowed.
+
+        ``intervals_for_new(pairs)`` returns ``{pair: interval_minutes}`` for meters about
+        to be created. Pairs whose site is unknown (auto-creation off) stay unresolved.
+        """
+        pairs = [pair for pair in pairs if pair not in self.meters]
+        if not pairs:
+            return
+        self._resolve_sites({site for site, _ in pairs})
+        pairs = [pair for pair in pairs if pair[0] in self.site_pks]
+        if not pairs:
+            return
+        self._load_meters(pairs)
+        missing = [pair for pair in pairs if pair not in self.meters]
+        if missing:
+            intervals = intervals_for_new(missing)
+            rows = [
+                {
+                    "site_pk": self.site_pks[site],
+                    "organization_id": self.organization_id,
+                    "meter_id": meter,
+                    "name": meter,
+                    "interval_minutes": intervals.get((site, meter), DEFAULT_INTERVAL_MINUTES),
+                }
+                for site, meter in missing
+            ]
+            for part in chunks(rows, 1000):
+                self.connection.execute(_insert(self.connection, Meter.__table__), part)
+            self._load_meters(missing)
+
+    def _resolve_sites(self, site_ids):
+        wanted = [site for site in site_ids if site not in self.site_pks]
+        wanted = [site for site in wanted if site not in self.unknown_sites]
+        if not wanted:
+            return
+        self._load_sites(wanted)
+        missing = [site for site in wanted if site not in self.site_pks]
+        if missing and self.auto_create:
+            rows = [
+                {
+                    "organization_id": self.organization_id,
+                    "site_id": site,
+                    "name": site,
+                    "timezone": self.timezone,
+                }
+                for site in missing
+            ]
+            for part in chunks(rows, 1000):
+                self.connection.execute(_insert(self.connection, Site.__table__), part)
+            self._load_sites(missing)
+            missing = [site for site in missing if site not in self.site_pks]
+        self.unknown_sites.update(missing)
+
+    def _load_sites(self, site_ids):
+        for part in chunks(site_ids):
+            found = self.connection.execute(
+                select(Site.site_id, Site.id).where(
+                    Site.organization_id == self.organization_id, Site.site_id.in_(part)
+                )
+            )
+            self.site_pks.update(found.tuples())
+
+    def _load_meters(self, pairs):
+        for part in chunks(pairs, CHUNK // 2):
+            keys = [(self.site_pks[site], meter) for site, meter in part]
+            found = self.connection.execute(
+                select(Meter.site_pk, Meter.meter_id, Meter.id, Meter.interval_minutes).where(
+                    Meter.organization_id == self.organization_id,
+                    tuple_(Meter.site_pk, Meter.meter_id).in_(keys),
+                )
+            )
+            site_ids = {pk: site for site, pk in self.site_pks.items()}
+            for site_pk, meter_id, meter_pk, interval in found:
+                self.meters[site_ids[site_pk], meter_id] = (meter_pk, interval)
+
+
+def infer_intervals(valid, pairs, declared):
+    """Return the interval of each new meter in ``pairs``: declared, else inferred, else 60.
+
+    ``valid`` are the checked record tuples (index, site, meter, ts, ...); a meter whose
+    readings are 15 minutes apart gets 15, anything hourly or coarser keeps the default.
+    """
+    wanted = set(pairs)
+    stamps = {}
+    for record in valid:
+        pair = (record[1], record[2])
+        if pair in wanted and pair not in declared:
+            stamps.setdefault(pair, set()).add(record[3])
+    intervals = {pair: declared[pair] for pair in wanted if pair in declared}
+    for pair, seen in stamps.items():
+        ordered = sorted(seen)
+        gaps = {later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)}
+        if gaps:
+            smallest = min(gaps)
+            if smallest % 60 == 0 and smallest // 60 in SUB_HOURLY_INTERVALS:
+                intervals[pair] = smallest // 60
+    return intervals

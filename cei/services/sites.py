@@ -1,0 +1,293 @@
+"""Sites and meters: create, list, edit, delete, and which meters make a site's total."""
+
+import logging
+import re
+import unicodedata
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from cei.extensions import db
+from cei.models import Meter, Organization, Site
+from cei.models.site import default_schedule
+from cei.services.errors import Conflict, NotFound, ServiceError
+
+log = logging.getLogger("cei.sites")
+
+MAX_ID_LENGTH = 100
+MINUTES_PER_DAY = 1440
+TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+UNSET = object()
+
+
+class InvalidField(ServiceError):
+    """A site or meter field breaks a rule; ``detail`` names the field."""
+
+    status = 422
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, field, message):
+        super().__init__(message, detail={field: [message]})
+        self.field = field
+
+
+@cache
+def _known_timezones():
+    return frozenset(available_timezones())
+
+
+def check_timezone(name):
+    """Return ``name`` when it is an IANA timezone, else raise ``InvalidField``."""
+    if not isinstance(name, str) or name not in _known_timezones():
+        raise InvalidField("timezone", f"Unknown IANA timezone: {name!r}")
+    return name
+
+
+def site_zone(site):
+    """Return the site's timezone as a ``ZoneInfo``."""
+    return ZoneInfo(site.timezone)
+
+
+def check_external_id(value, field="site_id"):
+    """Return a cleaned external id (``site_id`` / ``meter_id``) or raise ``InvalidField``.
+
+    Ids may be any Unicode text, but not control characters (they break logs and CSV) and not
+    ``/`` or dot segments, which could not be addressed as one URL path segment.
+    """
+    if not isinstance(value, str):
+        raise InvalidField(field, "Must be a string")
+    value = value.strip()
+    if not 1 <= len(value) <= MAX_ID_LENGTH:
+        raise InvalidField(field, f"Must be 1 to {MAX_ID_LENGTH} characters")
+    if "/" in value or value in {".", ".."}:
+        raise InvalidField(field, "Must not contain '/' or be '.' or '..'")
+    if any(unicodedata.category(char) in {"Cc", "Cs"} for char in value):
+        raise InvalidField(field, "Must not contain control characters")
+    return value
+
+
+def _minutes(hhmm):
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def check_schedule(schedule):
+    """Return the normalised operating schedule or raise ``InvalidField``.
+
+    ``{"days": [0..6] (Monday = 0), "start": "HH:MM", "end": "HH:MM"}`` in site-local time;
+    ``end`` may be ``24:00`` and must come after ``start`` (one shift window per day).
+    """
+    if not isinstance(schedule, dict) or set(schedule) != {"days", "start", "end"}:
+        raise InvalidField("schedule", "Schedule must be {days, start, end}")
+    days = schedule["days"]
+    if not isinstance(days, list) or any(
+        isinstance(day, bool) or not isinstance(day, int) or not 0 <= day <= 6 for day in days
+    ):
+        raise InvalidField("schedule", "days must be a list of weekday numbers 0-6 (Monday = 0)")
+    start, end = schedule["start"], schedule["end"]
+    for label, value in (("start", start), ("end", end)):
+        if not isinstance(value, str) or not TIME_PATTERN.match(value):
+            raise InvalidField("schedule", f"{label} must be a time HH:MM")
+    if start == "24:00" or _minutes(end) <= _minutes(start):
+        raise InvalidField("schedule", "end must be after start (end may be 24:00)")
+    return {"days": sorted(set(days)), "start": start, "end": end}
+
+
+def check_interval(minutes):
+    """Return ``minutes`` when it is a meter interval that divides a day, else raise."""
+    if (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, int)
+        or not 1 <= minutes <= MINUTES_PER_DAY
+        or MINUTES_PER_DAY % minutes
+    ):
+        raise InvalidField("interval_minutes", "Must be 1-1440 minutes and divide a day")
+    return minutes
+
+
+def check_tariff(tariff):
+    """Return a tariff (currency/kWh, or None for the organization's) or raise."""
+    if tariff is None:
+        return None
+    if isinstance(tariff, bool) or not isinstance(tariff, int | float) or not 0 <= tariff < 1e6:
+        raise InvalidField("tariff_per_kwh", "Must be a number from 0 (or null)")
+    return float(tariff)
+
+
+def effective_tariff(site):
+    """Return ``(tariff_per_kwh, currency)`` that apply to the site."""
+    organization = db.session.get(Organization, site.organization_id)
+    tariff = site.tariff_per_kwh if site.tariff_per_kwh is not None else organization.tariff_per_kwh
+    return tariff, organization.currency
+
+
+def _insert(row, conflict):
+    """Add and flush ``row``; raise ``conflict`` when a unique key is already taken.
+
+    Callers look for the key first; this catches the race with a concurrent insert. No
+    savepoint: pysqlite's legacy transaction handling makes SAVEPOINT commit early, so the
+    transaction is rolled back instead, which is fine because the request ends in an error.
+    """
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise conflict from exc
+
+
+def list_sites(organization):
+    """Return the organization's sites ordered by ``site_id``."""
+    return db.session.scalars(
+        select(Site).where(Site.organization_id == organization.id).order_by(Site.site_id)
+    ).all()
+
+
+def find_site(organization, site_id):
+    """Return the organization's site with external id ``site_id``, or None."""
+    return db.session.scalar(
+        select(Site).where(Site.organization_id == organization.id, Site.site_id == site_id)
+    )
+
+
+def get_site(organization, site_id):
+    """Return the organization's site ``site_id`` or raise ``NotFound`` (also for other orgs)."""
+    site = find_site(organization, site_id)
+    if site is None:
+        raise NotFound(f"Site {site_id!r} not found", code="SITE_NOT_FOUND")
+    return site
+
+
+def create_site(
+    organization,
+    site_id,
+    name=None,
+    timezone=None,
+    location=None,
+    schedule=None,
+    tariff_per_kwh=None,
+):
+    """Create a site (timezone defaults to the organization's); raise ``Conflict`` if taken."""
+    site_id = check_external_id(site_id)
+    conflict = Conflict(f"Site {site_id!r} already exists", code="SITE_EXISTS")
+    if find_site(organization, site_id) is not None:
+        raise conflict
+    site = Site(
+        organization_id=organization.id,
+        site_id=site_id,
+        name=(name or "").strip() or site_id,
+        timezone=check_timezone(timezone or organization.timezone),
+        location=(location or "").strip() or None,
+        schedule=check_schedule(schedule) if schedule is not None else default_schedule(),
+        tariff_per_kwh=check_tariff(tariff_per_kwh),
+    )
+    _insert(site, conflict)
+    log.info("site created org_id=%s site_id=%r", organization.id, site_id)
+    return site
+
+
+def update_site(
+    site,
+    name=UNSET,
+    timezone=UNSET,
+    location=UNSET,
+    schedule=UNSET,
+    tariff_per_kwh=UNSET,
+):
+    """Change the given fields of a site (``site_id`` is the factories' key and stays)."""
+    if name is not UNSET:
+        name = (name or "").strip()
+        if not name:
+            raise InvalidField("name", "Must not be empty")
+        site.name = name
+    if timezone is not UNSET:
+        site.timezone = check_timezone(timezone)
+    if location is not UNSET:
+        site.location = (location or "").strip() or None
+    if schedule is not UNSET:
+        site.schedule = check_schedule(schedule)
+    if tariff_per_kwh is not UNSET:
+        site.tariff_per_kwh = check_tariff(tariff_per_kwh)
+    db.session.flush()
+    log.info("site updated org_id=%s site_id=%r", site.organization_id, site.site_id)
+    return site
+
+
+def delete_site(site):
+    """Delete a site; the database cascades to its meters and their readings."""
+    db.session.delete(site)
+    db.session.flush()
+    log.info("site deleted org_id=%s site_id=%r", site.organization_id, site.site_id)
+
+
+def site_meters(site):
+    """Return the site's meters ordered by ``meter_id``."""
+    return db.session.scalars(
+        select(Meter).where(Meter.site_pk == site.id).order_by(Meter.meter_id)
+    ).all()
+
+
+def find_meter(site, meter_id):
+    """Return the site's meter ``meter_id`` or None."""
+    return db.session.scalar(
+        select(Meter).where(Meter.site_pk == site.id, Meter.meter_id == meter_id)
+    )
+
+
+def get_meter(site, meter_id):
+    """Return the site's meter ``meter_id`` or raise ``NotFound``."""
+    meter = find_meter(site, meter_id)
+    if meter is None:
+        raise NotFound(f"Meter {meter_id!r} not found on this site", code="METER_NOT_FOUND")
+    return meter
+
+
+def add_meter(site, meter_id, name=None, is_main=False, interval_minutes=60):
+    """Create a meter on a site; raise ``Conflict`` if the site already has ``meter_id``."""
+    meter_id = check_external_id(meter_id, "meter_id")
+    meter = Meter(
+        site_pk=site.id,
+        organization_id=site.organization_id,
+        meter_id=meter_id,
+        name=(name or "").strip() or meter_id,
+        is_main=bool(is_main),
+        interval_minutes=check_interval(interval_minutes),
+    )
+    conflict = Conflict(f"Meter {meter_id!r} already exists", code="METER_EXISTS")
+    if find_meter(site, meter_id) is not None:
+        raise conflict
+    _insert(meter, conflict)
+    log.info("meter created org_id=%s site_id=%r meter_id=%r", site.organization_id,
+             site.site_id, meter_id)
+    return meter
+
+
+def update_meter(site, meter_id, name=UNSET, is_main=UNSET, interval_minutes=UNSET):
+    """Change the given fields of one of the site's meters."""
+    meter = get_meter(site, meter_id)
+    if name is not UNSET:
+        name = (name or "").strip()
+        if not name:
+            raise InvalidField("name", "Must not be empty")
+        meter.name = name
+    if is_main is not UNSET:
+        meter.is_main = bool(is_main)
+    if interval_minutes is not UNSET:
+        meter.interval_minutes = check_interval(interval_minutes)
+    db.session.flush()
+    log.info("meter updated org_id=%s site_id=%r meter_id=%r", site.organization_id,
+             site.site_id, meter.meter_id)
+    return meter
+
+
+def totals_meters(site, meters=None):
+    """Return the meters whose sum is the site total: the main meters if any, else all.
+
+    Marking a meter as main says it already measures the whole site, so adding sub-meters on
+    top would count their energy twice.
+    """
+    meters = site_meters(site) if meters is None else meters
+    mains = [meter for meter in meters if meter.is_main]
+    return mains or list(meters)

@@ -34,7 +34,10 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-import requests
+try:
+    import requests
+except ImportError:  # the one dependency; say how to get it instead of a traceback
+    sys.exit("factory_client.py needs the requests package: python -m pip install requests")
 
 __version__ = "1.0.0"
 
@@ -127,11 +130,16 @@ class BatchRejected(Exception):
 
 @dataclass
 class Batch:
-    """Records to send in one request, with a label per record for error lines."""
+    """Records to send in one request, with a label per record for error lines.
+
+    A label says where a record came from: {"index": 3, "row": 5} for the fourth data row
+    of a CSV file (line 5), {"index": 0, "timestamp": ...} in ramp mode, plus "spool" (the
+    file name) when the batch is replayed from the spool.
+    """
 
     source: str
     records: list[dict] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
+    labels: list[dict] = field(default_factory=list)
 
     def split(self) -> tuple[Batch, Batch]:
         """Return the two halves of this batch."""
@@ -149,27 +157,41 @@ class Totals:
     ingested: int = 0
     skipped: int = 0
     failed: int = 0
-    rejections: list[str] = field(default_factory=list)
+    rejections: list[tuple[tuple, str]] = field(default_factory=list)
     unlisted: int = 0
 
-    def reject(self, label: str, code: str, detail: object) -> None:
+    def reject(self, label: dict, code: str, detail: object) -> None:
         """Count one rejected record and remember its output line."""
         self.failed += 1
         self.note_rejection(label, code, detail)
 
-    def note_rejection(self, label: str, code: str, detail: object) -> None:
+    def note_rejection(self, label: dict, code: str, detail: object) -> None:
         """Remember the output line of a rejected record already counted in `failed`."""
         if len(self.rejections) >= MAX_LISTED_REJECTIONS:
             self.unlisted += 1
             return
         text = detail if isinstance(detail, str) else json.dumps(detail, default=str)
-        self.rejections.append(f"Rejected {label} code={code} detail={text}")
+        # Spooled batches were sent first; within a source, records keep their order.
+        order = ("spool" not in label, label.get("spool", ""), label.get("index", -1))
+        self.rejections.append((order, f"Rejected {describe(label)} code={code} detail={text}"))
+
+    def rejection_lines(self) -> list[str]:
+        """Return one line per rejected record, in input order."""
+        lines = [line for _, line in sorted(self.rejections, key=lambda item: item[0])]
+        if self.unlisted:
+            lines.append(f"... and {self.unlisted} more rejected records not listed")
+        return lines
 
     def summary(self) -> str:
         """Return the summary line printed first on stdout."""
         return (
             f"Ingested: {self.ingested}, Skipped duplicates: {self.skipped}, Failed: {self.failed}"
         )
+
+
+def describe(label: dict) -> str:
+    """Format a record label as "index=3 row=5"."""
+    return " ".join(f"{key}={value}" for key, value in label.items())
 
 
 # --------------------------------------------------------------------------- records
@@ -227,12 +249,14 @@ def ramp_batches(
                 "site_id": site_id,
                 "meter_id": meter_id,
                 "timestamp_utc": format_timestamp(moment),
-                "value": RAMP_BASE_VALUE + i,
+                # Tied to the hour itself, not to "i hours ago", so a scheduled ramp sends
+                # the same value for an hour on every run and overlaps are duplicates.
+                "value": RAMP_BASE_VALUE + moment.hour,
                 "unit": "kWh",
                 "idempotency_key": derive_idempotency_key(site_id, meter_id, moment),
             }
         )
-        batch.labels.append(f"index={i} timestamp={format_timestamp(moment)}")
+        batch.labels.append({"index": i, "timestamp": format_timestamp(moment)})
         if len(batch.records) >= batch_size:
             yield batch
             batch = Batch(source)
@@ -322,14 +346,14 @@ class CsvSource:
                 format_timestamp(self.since),
             )
 
-    def rows(self) -> Iterator[tuple[str, dict | None, tuple[str, str] | None]]:
+    def rows(self) -> Iterator[tuple[dict, dict | None, tuple[str, str] | None]]:
         """Yield (label, record, error) per data row; error is (code, detail) or None."""
         with self._reader() as (reader, columns, decimal_comma):
             index = 0
             for cells in reader:
                 if not any(cell.strip() for cell in cells):
                     continue
-                label = f"index={index} row={reader.line_num}"
+                label = {"index": index, "row": reader.line_num}
                 index += 1
                 record, error = self._record(cells, columns, decimal_comma)
                 if record is None and error is None:
@@ -467,6 +491,18 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+_OS_ERROR = re.compile(r"\[(?:Errno -?\d+|SSL[^\]]*)\][^\"')]*")
+
+
+def describe_failure(exc: requests.RequestException) -> str:
+    """Return a one-line reason for a failed request, without urllib3's wrapping."""
+    if isinstance(exc, requests.Timeout):
+        return f"{type(exc).__name__}: no answer in time"
+    found = _OS_ERROR.findall(str(exc))
+    detail = found[-1].strip() if found else " ".join(str(exc).split())[:300]
+    return f"{type(exc).__name__}: {detail}"
+
+
 class Sender:
     """Posts batches to the ingestion endpoint, retrying only what can succeed later."""
 
@@ -508,7 +544,7 @@ class Sender:
                     self.url, data=body, timeout=self.timeout, allow_redirects=False
                 )
             except requests.RequestException as exc:
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = describe_failure(exc)
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -597,11 +633,11 @@ class Spool:
         """Load a spooled batch; raise ValueError when the file is not one."""
         document = json.loads(path.read_text(encoding="utf-8"))
         records = document["records"]
-        labels = document.get("labels") or [f"index={i}" for i in range(len(records))]
+        labels = document.get("labels") or [{"index": i} for i in range(len(records))]
         if not isinstance(records, list) or len(labels) != len(records):
             raise ValueError("records and labels do not match")
         return Batch(
-            str(document["source"]), records, [f"{lbl} spool={path.name}" for lbl in labels]
+            str(document["source"]), records, [{**label, "spool": path.name} for label in labels]
         )
 
     def set_aside(self, path: Path, suffix: str) -> None:
@@ -667,13 +703,7 @@ class Run:
                 self._spool(batch)
             return
         except DeliveryFailed as exc:
-            log.error(
-                "Batch %d%s: delivery failed after %d retries: %s",
-                number,
-                where,
-                self.sender.retries,
-                exc,
-            )
+            log.error("Batch %d%s not delivered: %s", number, where, exc)
             self.stopped_with = EXIT_DELIVERY_FAILED
             if spooled is None:
                 self._spool(batch)
@@ -732,7 +762,7 @@ class Run:
             if isinstance(index, int) and 0 <= index < len(batch.labels):
                 label = batch.labels[index]
             else:
-                label = f"index={index}"
+                label = {"index": index}
             totals.note_rejection(label, error.get("code", "?"), error.get("detail", ""))
         if result.get("errors_truncated"):
             totals.unlisted += max(0, int(result.get("failed") or 0) - len(errors))
@@ -789,10 +819,14 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="factory_client.py",
         description=(
-            "Send meter readings to CEI. Ramp mode: <site_id> <meter_id> <hours_back> sends "
-            "synthetic hourly readings for the last N hours (smoke test). CSV mode: --csv PATH "
-            "or CEI_FACTORY_CSV_PATH sends a factory export; <site_id> <meter_id> then fill "
-            "in files without those columns."
+            "Send meter readings to CEI's batch ingestion API.\n\n"
+            "ramp mode (smoke test): factory_client.py <site_id> <meter_id> <hours_back>\n"
+            "  sends synthetic hourly readings (100 + hour of day kWh) for the last N hours,\n"
+            "  the current hour included.\n"
+            "CSV mode: factory_client.py [--csv PATH] [<site_id> <meter_id>]\n"
+            "  sends the rows of --csv PATH or CEI_FACTORY_CSV_PATH; columns timestamp_utc\n"
+            "  (or timestamp, ts, time), site_id (site), meter_id (meter), value (kwh), unit,\n"
+            "  idempotency_key; <site_id> <meter_id> fill in files without those columns."
         ),
         epilog=HELP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -934,8 +968,8 @@ def check_tuning(args: argparse.Namespace) -> None:
 def plan_batches(args: argparse.Namespace, totals: Totals) -> tuple[str, Iterable[Batch]]:
     """Pick the mode from the arguments; return a description and the batches to send."""
     if args.hours_back is not None:
-        if args.csv:
-            raise UsageError("give either <hours_back> (ramp mode) or --csv, not both")
+        if args.csv or args.since_hours is not None:
+            raise UsageError("<hours_back> is ramp mode; --csv and --since-hours are CSV mode")
         if args.hours_back < 1:
             raise UsageError("<hours_back> must be at least 1")
         if os.environ.get("CEI_FACTORY_CSV_PATH"):
@@ -975,6 +1009,11 @@ def plan_batches(args: argparse.Namespace, totals: Totals) -> tuple[str, Iterabl
 
 def configure_logging() -> None:
     """Log to stderr with UTC timestamps."""
+    for stream in (sys.stdout, sys.stderr):
+        # A Windows console or log file in a legacy code page must not crash the run.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    log.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
     formatter.converter = time.gmtime
@@ -1008,10 +1047,7 @@ def emit(lines: list[str]) -> None:
 
 def result_lines(totals: Totals) -> list[str]:
     """Return the summary line followed by one line per rejected record."""
-    lines = [totals.summary(), *totals.rejections]
-    if totals.unlisted:
-        lines.append(f"... and {totals.unlisted} more rejected records not listed")
-    return lines
+    return [totals.summary(), *totals.rejection_lines()]
 
 
 def dry_run(description: str, batches: Iterable[Batch], totals: Totals, url: str) -> int:
@@ -1021,14 +1057,14 @@ def dry_run(description: str, batches: Iterable[Batch], totals: Totals, url: str
     for number, batch in enumerate(batches, start=1):
         count += len(batch.records)
         lines.append(f"Batch {number}: {len(batch.records)} records, source {batch.source}")
-        lines.append(f"  first {batch.labels[0]}: {json.dumps(batch.records[0])}")
+        lines.append(f"  first {describe(batch.labels[0])}: {json.dumps(batch.records[0])}")
         if len(batch.records) > 1:
-            lines.append(f"  last {batch.labels[-1]}: {json.dumps(batch.records[-1])}")
+            lines.append(f"  last {describe(batch.labels[-1])}: {json.dumps(batch.records[-1])}")
     header = (
         f"Dry run ({description}): {count} records would be sent to {url}; "
         f"{totals.failed} rejected by local checks"
     )
-    emit([header, *lines, *totals.rejections])
+    emit([header, *lines, *totals.rejection_lines()])
     return EXIT_REJECTED if totals.failed else EXIT_OK
 
 
@@ -1045,7 +1081,6 @@ def main(argv: list[str] | None = None) -> int:
             if os.environ.get("CEI_INT_TOKEN", "").strip():
                 check_token(os.environ["CEI_INT_TOKEN"].strip())
             base_url = os.environ.get("CEI_BASE_URL", "").strip().rstrip("/") or "$CEI_BASE_URL"
-            token = ""
         else:
             base_url, token = read_settings()
         description, batches = plan_batches(args, totals)

@@ -177,22 +177,37 @@ def api(client):
 
 
 class LiveServer:
-    """A real HTTP server (waitress) serving an app on 127.0.0.1 in a background thread."""
+    """A real HTTP server (waitress) serving an app on 127.0.0.1 in a background thread.
 
-    def __init__(self, application):
+    The loop polls in short slices and stops between two of them; sockets are closed only
+    after it has stopped (closing them under a select() raises EBADF in the loop thread).
+    """
+
+    def __init__(self, application, threads=8):
         import threading
 
         from waitress import create_server
 
-        self.server = create_server(application, host="127.0.0.1", port=0, threads=8)
+        self.server = create_server(application, host="127.0.0.1", port=0, threads=threads)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="waitress", daemon=True)
         self.thread.start()
 
+    def _loop(self):
+        from waitress import wasyncore
+
+        while not self.stopping.is_set():
+            wasyncore.loop(timeout=0.05, map=self.server._map, count=1)
+
     def close(self):
-        """Stop serving."""
-        self.server.close()
+        """Stop serving and release the sockets."""
+        from waitress import wasyncore
+
+        self.stopping.set()
         self.thread.join(timeout=5)
+        self.server.task_dispatcher.shutdown()
+        wasyncore.close_all(self.server._map)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ served by waitress on 127.0.0.1, exactly as a factory machine would talk to it.
 """
 
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -19,8 +20,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-import waitress
-from waitress import wasyncore
 
 CLIENT = Path(__file__).resolve().parents[2] / "client" / "factory_client.py"
 
@@ -42,24 +41,9 @@ def bearer(token):
 
 
 @pytest.fixture
-def live_server(app):
+def live_server(app, serve):
     """Serve ``app`` with waitress on a free port of 127.0.0.1 for the test."""
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    stopping = threading.Event()
-
-    def serve():
-        # Poll in short slices so the loop can be stopped between them; closing the
-        # sockets from this (the only) loop thread's owner afterwards is then race-free.
-        while not stopping.is_set():
-            wasyncore.loop(timeout=0.05, map=server._map, count=1)
-
-    thread = threading.Thread(target=serve, name="waitress", daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.effective_port}")
-    stopping.set()
-    thread.join(timeout=5)
-    server.task_dispatcher.shutdown()
-    wasyncore.close_all(server._map)
+    return LiveServer(serve(app))
 
 
 @dataclass
@@ -214,13 +198,16 @@ class FaultProxy:
     ``fail_posts`` POSTs are answered according to ``mode`` before POSTs are forwarded:
     ``"503"`` answers 503 with ``Retry-After: 0`` without forwarding; ``"drop"`` forwards
     the POST (so the server stores it) and then closes the connection without an answer,
-    as a response lost on the network.
+    as a response lost on the network. ``max_records`` answers 413 to batches holding more
+    records, like a server with a smaller batch limit.
     """
 
-    def __init__(self, upstream, fail_posts=0, mode="503"):
+    def __init__(self, upstream, fail_posts=0, mode="503", max_records=None):
         self.upstream = urlsplit(upstream)
         self.fail_posts = fail_posts
         self.mode = mode
+        self.max_records = max_records
+        self.batch_sizes = []
         self.posts = 0
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -248,6 +235,15 @@ class FaultProxy:
                 with proxy.lock:
                     proxy.posts += 1
                     failing = proxy.posts <= proxy.fail_posts
+                    records = len(json.loads(body or b"{}").get("records", []))
+                    proxy.batch_sizes.append(records)
+                if proxy.max_records is not None and records > proxy.max_records:
+                    self.answer(
+                        413,
+                        b'{"code":"BATCH_TOO_LARGE","message":"injected batch limit"}',
+                        {"Content-Type": "application/json"},
+                    )
+                    return
                 if failing and proxy.mode == "503":
                     self.answer(
                         503,
@@ -313,8 +309,8 @@ def fault_proxy(live_server):
     """Return a factory of :class:`FaultProxy` in front of the live server, closed at teardown."""
     proxies = []
 
-    def make(fail_posts=0, mode="503"):
-        proxy = FaultProxy(live_server.url, fail_posts, mode).__enter__()
+    def make(fail_posts=0, mode="503", max_records=None):
+        proxy = FaultProxy(live_server.url, fail_posts, mode, max_records).__enter__()
         proxies.append(proxy)
         return proxy
 

@@ -39,9 +39,10 @@ def stored(account, site_id, meter_id, window_hours=24):
 
 
 def ramp_values(hours):
-    """What ramp mode sends for ``hours``: base 100 + i for the hour i hours ago."""
+    """What ramp mode sends for ``hours``: base 100 + the UTC hour of day of each hour."""
     now = current_hour()
-    return {now - timedelta(hours=i): 100.0 + i for i in range(hours)}
+    hours_sent = [now - timedelta(hours=i) for i in range(hours)]
+    return {moment: 100.0 + moment.hour for moment in hours_sent}
 
 
 def write_csv(path, header, rows, delimiter=","):
@@ -236,6 +237,27 @@ def test_a_lost_response_is_retried_with_the_same_keys_and_creates_no_duplicates
     assert stored(account, SITE, METER) == ramp_values(24)
 
 
+def test_a_batch_too_large_for_the_server_is_split_until_it_fits(run_client, account, fault_proxy):
+    clear_of_hour_boundary()
+    proxy = fault_proxy(max_records=10)
+
+    result = run_client(SITE, METER, 24, base_url=proxy.url)
+
+    assert result.returncode == 0, result.output
+    assert result.summary == summary(24, 0, 0)
+    assert proxy.batch_sizes == [24, 12, 6, 6, 12, 6, 6]
+    assert stored(account, SITE, METER) == ramp_values(24)
+
+
+def test_a_wrong_base_url_is_a_configuration_error(run_client, live_server, spool_dir):
+    result = run_client(SITE, METER, 24, base_url=live_server.url + "/cei")
+
+    assert result.returncode == 1, result.output
+    assert "answered HTTP 404" in result.stderr
+    assert "check CEI_BASE_URL" in result.stderr
+    assert spooled(spool_dir) == [], "retrying a wrong address later cannot help"
+
+
 def test_server_down_exits_2_spools_and_the_next_run_replays_without_duplicates(
     run_client, account, unused_port, spool_dir
 ):
@@ -278,7 +300,7 @@ def test_20000_row_csv_goes_in_several_batches_and_every_reading_is_stored_once(
     assert result.returncode == 0, result.output
     assert result.summary == summary(20_000, 0, 0)
     assert len(re.findall(r"Batch \d+: 5000 records", result.stderr)) == 4, result.stderr
-    rows = account.export_rows(SITE, window_hours=hours + 1)
+    rows = account.export_rows(SITE, window_hours=hours + 2)  # a spare hour at the edge
     assert len(rows) == 20_000
     assert len({(row[2], row[0]) for row in rows}) == 20_000
 
@@ -314,6 +336,7 @@ def test_dry_run_checks_locally_converts_local_times_and_sends_nothing(tmp_path)
 
 
 def test_the_derived_key_is_deterministic_and_shared_by_both_modes(tmp_path):
+    clear_of_hour_boundary()
     moment = current_hour() - timedelta(hours=3)
     path = write_csv(tmp_path / "one.csv", ["timestamp_utc", "value"], [[iso(moment), "5"]])
 

@@ -29,12 +29,10 @@ def _hours_with_data(meter_pks, window):
 def _last_seen(meter_pks):
     """Return ``{meter_pk: latest ts}`` ever received (one index probe per meter)."""
     latest = (
-        select(func.max(readings.c.ts))
-        .where(readings.c.meter_pk == Meter.id)
-        .scalar_subquery()
+        select(func.max(readings.c.ts)).where(readings.c.meter_pk == Meter.id).scalar_subquery()
     )
     rows = db.session.execute(select(Meter.id, latest).where(Meter.id.in_(meter_pks)))
-    return dict(rows.tuples())
+    return {pk: latest for pk, latest in rows}
 
 
 def _meter_coverage(meter, window, hours, last_seen):

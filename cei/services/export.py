@@ -72,8 +72,9 @@ def _format_rows(rows, prefixes, stamp):
     return "".join(lines).encode()
 
 
-def export_chunks(engine, plan, chunk_rows=CHUNK_ROWS):
-    """Yield the CSV (header first) as byte chunks of about ``chunk_rows`` rows each."""
+def export_chunks(engine, plan, chunk_rows=None):
+    """Yield the CSV (header first) as byte chunks of ``chunk_rows`` rows (``CHUNK_ROWS``)."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
     yield HEADER.encode()
     if not plan.meters:
         return

@@ -2,12 +2,12 @@
 
 import logging
 import re
-import unicodedata
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from cei.extensions import db
 from cei.models import Meter, Organization, Site
@@ -20,6 +20,8 @@ MAX_ID_LENGTH = 100
 MINUTES_PER_DAY = 1440
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 UNSET = object()
+# Controls, lone surrogates and non-characters: the characters ingestion refuses in ids too.
+BAD_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 class InvalidField(ServiceError):
@@ -54,7 +56,8 @@ def check_external_id(value, field="site_id"):
     """Return a cleaned external id (``site_id`` / ``meter_id``) or raise ``InvalidField``.
 
     Ids may be any Unicode text, but not control characters (they break logs and CSV) and not
-    ``/`` or dot segments, which could not be addressed as one URL path segment.
+    ``/`` or dot segments, which could not be addressed as one URL path segment. (Ingestion
+    may still create such ids; they stay readable through the query-string read API.)
     """
     if not isinstance(value, str):
         raise InvalidField(field, "Must be a string")
@@ -63,7 +66,7 @@ def check_external_id(value, field="site_id"):
         raise InvalidField(field, f"Must be 1 to {MAX_ID_LENGTH} characters")
     if "/" in value or value in {".", ".."}:
         raise InvalidField(field, "Must not contain '/' or be '.' or '..'")
-    if any(unicodedata.category(char) in {"Cc", "Cs"} for char in value):
+    if not value.isprintable() and BAD_CHARACTERS.search(value):
         raise InvalidField(field, "Must not contain control characters")
     return value
 
@@ -141,7 +144,10 @@ def _insert(row, conflict):
 def list_sites(organization):
     """Return the organization's sites ordered by ``site_id``."""
     return db.session.scalars(
-        select(Site).where(Site.organization_id == organization.id).order_by(Site.site_id)
+        select(Site)
+        .where(Site.organization_id == organization.id)
+        .order_by(Site.site_id)
+        .options(selectinload(Site.meters))
     ).all()
 
 
@@ -156,7 +162,7 @@ def get_site(organization, site_id):
     """Return the organization's site ``site_id`` or raise ``NotFound`` (also for other orgs)."""
     site = find_site(organization, site_id)
     if site is None:
-        raise NotFound(f"Site {site_id!r} not found", code="SITE_NOT_FOUND")
+        raise NotFound(f"Site {site_id!r} not found")
     return site
 
 
@@ -240,7 +246,7 @@ def get_meter(site, meter_id):
     """Return the site's meter ``meter_id`` or raise ``NotFound``."""
     meter = find_meter(site, meter_id)
     if meter is None:
-        raise NotFound(f"Meter {meter_id!r} not found on this site", code="METER_NOT_FOUND")
+        raise NotFound(f"Meter {meter_id!r} not found on this site")
     return meter
 
 
@@ -259,8 +265,12 @@ def add_meter(site, meter_id, name=None, is_main=False, interval_minutes=60):
     if find_meter(site, meter_id) is not None:
         raise conflict
     _insert(meter, conflict)
-    log.info("meter created org_id=%s site_id=%r meter_id=%r", site.organization_id,
-             site.site_id, meter_id)
+    log.info(
+        "meter created org_id=%s site_id=%r meter_id=%r",
+        site.organization_id,
+        site.site_id,
+        meter_id,
+    )
     return meter
 
 
@@ -277,8 +287,12 @@ def update_meter(site, meter_id, name=UNSET, is_main=UNSET, interval_minutes=UNS
     if interval_minutes is not UNSET:
         meter.interval_minutes = check_interval(interval_minutes)
     db.session.flush()
-    log.info("meter updated org_id=%s site_id=%r meter_id=%r", site.organization_id,
-             site.site_id, meter.meter_id)
+    log.info(
+        "meter updated org_id=%s site_id=%r meter_id=%r",
+        site.organization_id,
+        site.site_id,
+        meter.meter_id,
+    )
     return meter
 
 

@@ -18,6 +18,9 @@ DAY = 86400
 DEFAULT_WINDOW_HOURS = 24
 # A leap year of hours: the longest window a caller can ask for by ``window_hours``.
 MAX_WINDOW_HOURS = 366 * 24
+# Explicit ranges must stay inside these epoch seconds (1970-01-01 to 2200-01-01): there are
+# no older readings, and year 1 or 9999 shifted by an offset would overflow ``datetime``.
+EARLIEST, LATEST = 0, 7_258_118_400
 
 
 def utcnow():
@@ -73,7 +76,7 @@ class Window:
 
     start: int
     end: int
-    # What the caller asked for; None when the window came from start/end.
+    # The length in whole hours (as asked by window_hours, or of a start/end range), else None.
     window_hours: int | None = None
 
     @property
@@ -112,6 +115,10 @@ def last_hours(window_hours, now=None):
 def between(start, end):
     """Return the window ``[start, end)`` given as datetimes (naive values are UTC)."""
     window = Window(epoch_seconds(start), epoch_seconds(end))
+    if not (EARLIEST <= window.start and window.end <= LATEST):
+        raise ServiceError(
+            "start and end must lie between 1970 and 2200", code="INVALID_WINDOW", status=422
+        )
     if window.end <= window.start:
         raise ServiceError("end must be after start", code="INVALID_WINDOW", status=422)
     if window.seconds % HOUR == 0:
@@ -192,4 +199,3 @@ def local_days(window, zone):
         starts.append(start)
         day += timedelta(days=1)
     return DayBuckets(days, starts, zone)
-

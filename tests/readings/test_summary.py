@@ -180,7 +180,7 @@ def test_a_chatty_meter_does_not_hide_another_meters_gaps(
 ):
     site = make_site("mixed", meters=[("chatty", False, 60), ("gappy", False, 60)])
     # Declared hourly, but sends every 15 minutes: 96 readings where 24 are expected.
-    add_readings(site.meters["chatty"], [(NOW_HOUR - i * 900, 1.0) for i in range(96)])
+    add_readings(site.meters["chatty"], [(NOW_HOUR + 2700 - i * 900, 1.0) for i in range(96)])
     add_readings(site.meters["gappy"], [(NOW_HOUR - i * HOUR, 1.0) for i in range(0, 24, 2)])
     body = read("summary", site_id="mixed").get_json()
     assert (body["points"], body["expected_points"]) == (108, 48)

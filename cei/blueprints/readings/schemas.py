@@ -1,0 +1,154 @@
+"""Schemas of the read endpoints: query arguments and answers."""
+
+import re
+from datetime import UTC
+
+import marshmallow as ma
+from marshmallow import validate
+
+from cei.services.readings import RESOLUTIONS
+from cei.services.sites import MAX_ID_LENGTH
+from cei.services.windows import DEFAULT_WINDOW_HOURS, MAX_WINDOW_HOURS
+
+# "+02:00" typed into a URL unencoded arrives as " 02:00" ('+' means space in a query string).
+OFFSET_AS_SPACE = re.compile(r" (\d{2}(:?\d{2})?)$")
+
+
+class QueryDateTime(ma.fields.DateTime):
+    """An ISO 8601 date-time from a query string, returned timezone-aware (naive = UTC)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = OFFSET_AS_SPACE.sub(r"+\1", value.strip())
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+class ReadArgsSchema(ma.Schema):
+    """Which readings to read: a site (or one of its meters) over a window."""
+
+    site_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=MAX_ID_LENGTH))
+    meter_id = ma.fields.String(
+        validate=validate.Length(min=1, max=MAX_ID_LENGTH),
+        metadata={"description": "One meter; without it, the site total (main meters if any)"},
+    )
+    window_hours = ma.fields.Integer(
+        validate=validate.Range(1, MAX_WINDOW_HOURS),
+        metadata={
+            "description": "Hour-aligned window ending with the current (open) hour; "
+            f"default {DEFAULT_WINDOW_HOURS}. Not together with start/end."
+        },
+    )
+    start = QueryDateTime(
+        metadata={"description": "ISO 8601 start, inclusive (no offset = UTC); needs end"}
+    )
+    end = QueryDateTime(metadata={"description": "ISO 8601 end, exclusive; needs start"})
+
+    @ma.validates_schema
+    def one_window(self, data, **kwargs):
+        """Require either window_hours or both start and end, with end after start."""
+        start, end = data.get("start"), data.get("end")
+        if start is None and end is None:
+            return
+        if data.get("window_hours") is not None:
+            raise ma.ValidationError("Give window_hours or start/end, not both", "window_hours")
+        if start is None or end is None:
+            missing = "start" if start is None else "end"
+            raise ma.ValidationError("start and end go together", missing)
+        if end <= start:
+            raise ma.ValidationError("end must be after start", "end")
+
+
+class SeriesArgsSchema(ReadArgsSchema):
+    """A series request: the window plus the bucket size."""
+
+    resolution = ma.fields.String(
+        load_default="hour",
+        validate=validate.OneOf(RESOLUTIONS),
+        metadata={"description": "hour (UTC hours) or day (site-local calendar days)"},
+    )
+
+
+class PreDumpedList(ma.fields.List):
+    """A list the service already built in its final JSON shape, documented by its items.
+
+    Dumping 2,000 series points through marshmallow costs about 9 ms, a good part of a series
+    request's budget, for no change to the data.
+    """
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+class WindowSchema(ma.Schema):
+    """What was read, over which window."""
+
+    site_id = ma.fields.String()
+    meter_id = ma.fields.String(allow_none=True, metadata={"description": "null = site total"})
+    window_hours = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "Window length in hours (null if not a whole number)"},
+    )
+    from_timestamp = ma.fields.String(
+        metadata={"format": "date-time", "description": "Window start (inclusive), UTC"}
+    )
+    to_timestamp = ma.fields.String(
+        metadata={"format": "date-time", "description": "Window end (exclusive), UTC"}
+    )
+
+
+class SummarySchema(WindowSchema):
+    """Energy and data completeness over a window."""
+
+    total_value = ma.fields.Float(metadata={"description": "kWh"})
+    points = ma.fields.Integer(metadata={"description": "Readings received"})
+    expected_points = ma.fields.Integer(
+        metadata={"description": "Readings expected from the meters' intervals"}
+    )
+    coverage_pct = ma.fields.Float(allow_none=True)
+
+
+class PointSchema(ma.Schema):
+    """One bucket of a series."""
+
+    ts = ma.fields.String(
+        metadata={"format": "date-time", "description": "Bucket start (day: local midnight)"}
+    )
+    value = ma.fields.Float(allow_none=True, metadata={"description": "kWh; null = no data"})
+
+
+class SeriesSchema(WindowSchema):
+    """kWh per bucket, one point per bucket of the window."""
+
+    resolution = ma.fields.String()
+    timezone = ma.fields.String(metadata={"description": "The site's timezone (day buckets)"})
+    points = PreDumpedList(ma.fields.Nested(PointSchema))
+
+
+class MeterCoverageSchema(ma.Schema):
+    """Data completeness of one meter."""
+
+    meter_id = ma.fields.String()
+    interval_minutes = ma.fields.Integer()
+    expected = ma.fields.Integer(metadata={"description": "Intervals in the window"})
+    received = ma.fields.Integer(metadata={"description": "Readings in the window"})
+    coverage_pct = ma.fields.Float(allow_none=True)
+    missing_hours = PreDumpedList(
+        ma.fields.String(metadata={"format": "date-time"}),
+        metadata={"description": "Starts of hours with no data (UTC), oldest first, capped"},
+    )
+    missing_hours_count = ma.fields.Integer()
+    missing_hours_truncated = ma.fields.Boolean()
+    last_seen = ma.fields.String(
+        allow_none=True,
+        metadata={"format": "date-time", "description": "Latest reading ever received"},
+    )
+
+
+class CoverageSchema(WindowSchema):
+    """Expected vs received intervals per meter."""
+
+    expected = ma.fields.Integer()
+    received = ma.fields.Integer()
+    coverage_pct = ma.fields.Float(allow_none=True)
+    meters = ma.fields.List(ma.fields.Nested(MeterCoverageSchema))

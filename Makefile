@@ -31,8 +31,11 @@ test: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check cei client tests bench wsgi.py
 
+## bench: print ingestion, upload and read figures (SQLite and the local PostgreSQL)
 bench: $(VENV)/.dev-installed
 	$(PY) bench/ingest.py
+	$(PY) bench/upload.py
+	$(PY) bench/reads.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

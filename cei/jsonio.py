@@ -18,7 +18,11 @@ def loads(data):
     except orjson.JSONDecodeError:
         if isinstance(data, bytes | bytearray | memoryview):
             data = bytes(data).decode("utf-8")
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except RecursionError:
+            # orjson refuses documents nested over 1,024 levels; json recurses until it dies.
+            raise ValueError("JSON nested too deeply") from None
 
 
 def dumps_bytes(obj):

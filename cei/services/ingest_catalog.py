@@ -5,11 +5,22 @@ are missing are inserted with ``ON CONFLICT DO NOTHING`` and read back, so two b
 creating the same site at the same moment both end up using the one row that won.
 """
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cei.models import Meter, Site
 from cei.services.ingest_checks import DEFAULT_INTERVAL_MINUTES
+
+# Plain SQL built once: constructing a select() per batch cost more than running it.
+FIND_SITES = text(
+    "SELECT site_id, id FROM sites WHERE organization_id = :organization_id "
+    "AND site_id IN :site_ids"
+).bindparams(bindparam("site_ids", expanding=True))
+FIND_METERS = text(
+    "SELECT site_pk, meter_id, id, interval_minutes FROM meters "
+    "WHERE organization_id = :organization_id AND site_pk IN :site_pks "
+    "AND meter_id IN :meter_ids"
+).bindparams(bindparam("site_pks", expanding=True), bindparam("meter_ids", expanding=True))
 
 # Bound parameters per statement, safely below SQLite's limit (32,766).
 CHUNK = 5000
@@ -98,22 +109,23 @@ class Catalog:
     def _load_sites(self, site_ids):
         for part in chunks(site_ids):
             found = self.connection.execute(
-                select(Site.site_id, Site.id).where(
-                    Site.organization_id == self.organization_id, Site.site_id.in_(part)
-                )
+                FIND_SITES, {"organization_id": self.organization_id, "site_ids": part}
             )
-            self.site_pks.update(found.tuples())
+            self.site_pks.update((site_id, pk) for site_id, pk in found)
 
     def _load_meters(self, pairs):
+        # site_pk IN (…) AND meter_id IN (…) may match more than the pairs asked for (a
+        # meter name on another of the sites); the extra rows are harmless and cached too.
+        site_ids = {pk: site for site, pk in self.site_pks.items()}
         for part in chunks(pairs, CHUNK // 2):
-            keys = [(self.site_pks[site], meter) for site, meter in part]
             found = self.connection.execute(
-                select(Meter.site_pk, Meter.meter_id, Meter.id, Meter.interval_minutes).where(
-                    Meter.organization_id == self.organization_id,
-                    tuple_(Meter.site_pk, Meter.meter_id).in_(keys),
-                )
+                FIND_METERS,
+                {
+                    "organization_id": self.organization_id,
+                    "site_pks": sorted({self.site_pks[site] for site, _ in part}),
+                    "meter_ids": sorted({meter for _, meter in part}),
+                },
             )
-            site_ids = {pk: site for site, pk in self.site_pks.items()}
             for site_pk, meter_id, meter_pk, interval in found:
                 self.meters[site_ids[site_pk], meter_id] = (meter_pk, interval)
 

@@ -8,7 +8,7 @@ first problem found, in the order of the checks below.
 
 import re
 
-from cei.services.ingest_time import cached_timestamps, parse_timestamp
+from cei.services.ingest_time import cached_timestamps, parse_new_timestamp
 
 MISSING_FIELD = "MISSING_FIELD"
 INVALID_SITE_ID = "INVALID_SITE_ID"
@@ -72,8 +72,12 @@ def text_problem(value, what, limit):
     if len(value) > limit:
         return f"{what} must be at most {limit} characters, got {len(value)}"
     # Printable ASCII is the common case and needs no regular expression.
-    if not (value.isascii() and value.isprintable()) and _BAD_CHARACTERS.search(value):
-        return f"{what} must not contain control characters"
+    if not (value.isascii() and value.isprintable()):
+        bad = _BAD_CHARACTERS.search(value)
+        if bad and "\ud800" <= bad.group() <= "\udfff":
+            return f"{what} is not valid UTF-8 text"
+        if bad:
+            return f"{what} must not contain control characters"
     return None
 
 
@@ -120,6 +124,8 @@ class RecordChecker:
         # (site_id, meter_id) -> interval_minutes, from the first record that declared one;
         # used as the interval of meters created by this ingestion.
         self.declared_intervals = {}
+        # (site_id, meter_id) pairs met by the last ``check`` call, for one bulk lookup.
+        self.pairs = set()
 
     def check(self, records, first_index, fail):
         """Return the valid records as tuples, reporting the others to ``fail``.
@@ -133,9 +139,13 @@ class RecordChecker:
         append = valid.append
         good_ids = self.good_ids
         units = self.units
-        ts_cache = cached_timestamps()
+        ts_get = cached_timestamps().get
         max_ts, min_ts = self.max_ts, self.min_ts
         from_text = self.from_text
+        pairs = self.pairs = set()
+        # The last (site, meter) that passed: records usually come meter by meter, and an
+        # equality test is cheaper than hashing a fresh string for a set lookup.
+        site_ok = meter_ok = None
         index = first_index - 1
         for record in records:
             index += 1
@@ -147,26 +157,36 @@ class RecordChecker:
             meter = get("meter_id")
             stamp = get("timestamp_utc")
             value = get("value")
-            if site is None or meter is None or stamp is None or value is None:
-                fail(index, MISSING_FIELD, _missing(record))
+            if (
+                site is None
+                or meter is None
+                or stamp is None
+                or value is None
+                # An empty CSV cell is an absent value.
+                or (from_text and "" in (site, meter, stamp, value))
+            ):
+                fail(index, MISSING_FIELD, _missing(record, from_text))
                 continue
 
-            if type(site) is not str or site not in good_ids:
-                problem = text_problem(site, "site_id", MAX_ID_LENGTH)
-                if problem:
-                    fail(index, INVALID_SITE_ID, problem)
-                    continue
-                good_ids.add(site)
-            if type(meter) is not str or meter not in good_ids:
-                problem = text_problem(meter, "meter_id", MAX_ID_LENGTH)
-                if problem:
-                    fail(index, INVALID_METER_ID, problem)
-                    continue
-                good_ids.add(meter)
+            if site != site_ok or meter != meter_ok:
+                if type(site) is not str or site not in good_ids:
+                    problem = text_problem(site, "site_id", MAX_ID_LENGTH)
+                    if problem:
+                        fail(index, INVALID_SITE_ID, problem)
+                        continue
+                    good_ids.add(site)
+                if type(meter) is not str or meter not in good_ids:
+                    problem = text_problem(meter, "meter_id", MAX_ID_LENGTH)
+                    if problem:
+                        fail(index, INVALID_METER_ID, problem)
+                        continue
+                    good_ids.add(meter)
+                site_ok, meter_ok = site, meter
+                pairs.add((site, meter))
 
-            ts = ts_cache.get(stamp) if type(stamp) is str else None
+            ts = ts_get(stamp) if type(stamp) is str else None
             if ts is None:
-                ts = parse_timestamp(stamp) if type(stamp) is str else None
+                ts = parse_new_timestamp(stamp) if type(stamp) is str else None
                 if ts is None:
                     fail(index, INVALID_TIMESTAMP, _bad_timestamp(stamp))
                     continue
@@ -182,7 +202,7 @@ class RecordChecker:
                 continue
 
             unit = get("unit")
-            if unit is None:
+            if unit is None or unit == "kWh":
                 factor, is_power = ENERGY_KWH
             else:
                 known = units.get(unit) if type(unit) is str else None
@@ -203,7 +223,10 @@ class RecordChecker:
                 value = float(value)
             elif kind is not float:
                 if kind is str and from_text:
-                    value = number_from_text(value)
+                    try:
+                        value = float(value)
+                    except ValueError:
+                        value = number_from_text(value)
                 if type(value) is not float:
                     fail(index, INVALID_VALUE, _not_a_number(get("value"), from_text))
                     continue
@@ -241,22 +264,35 @@ class RecordChecker:
 
             key = get("idempotency_key")
             if key is not None:
-                if type(key) is str and (key == "" or key.isspace()):
-                    key = None  # blank means absent (DESIGN §4)
-                else:
-                    problem = text_problem(key, "idempotency_key", MAX_KEY_LENGTH)
+                # Fast path: a printable ASCII string of acceptable length.
+                if not (
+                    type(key) is str
+                    and key.isascii()
+                    and key.isprintable()
+                    and len(key) <= MAX_KEY_LENGTH
+                ):
+                    problem = _key_problem(key)
                     if problem:
                         fail(index, INVALID_IDEMPOTENCY_KEY, problem)
                         continue
+                if not key or key.isspace():
+                    key = None  # blank means absent (DESIGN §4)
 
             # -0.0 + 0.0 is 0.0: a zero reading is stored and compared as plain zero.
             append((index, site, meter, ts, amount + 0.0, needs_interval, key))
         return valid
 
 
-def _missing(record):
-    absent = [name for name in REQUIRED_FIELDS if record.get(name) is None]
+def _missing(record, from_text):
+    blank = (None, "") if from_text else (None,)
+    absent = [name for name in REQUIRED_FIELDS if record.get(name) in blank]
     return "missing " + ", ".join(absent)
+
+
+def _key_problem(key):
+    if type(key) is str and (not key or key.isspace()):
+        return None
+    return text_problem(key, "idempotency_key", MAX_KEY_LENGTH)
 
 
 def _unit(unit):

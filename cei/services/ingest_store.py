@@ -1,13 +1,20 @@
 """Bulk writes of readings and idempotency keys, one implementation per database.
 
-Both stores insert with ``ON CONFLICT DO NOTHING`` and count what went in from the
-statement's rowcount; stored values are only read back when some rows were not inserted.
-They talk to the driver directly (SQLite ``executemany``, PostgreSQL binary ``COPY``):
+``write_readings(rows, replace)`` stores the rows that are new and returns
+``(inserted, replaced, differing)``: how many rows went in, how many stored values were
+overwritten (``replace``), and ``{(meter_pk, ts): (stored, sent)}`` for rows already stored
+with another value (when not replacing). Rows stored with the same value are exact
+duplicates; the caller counts them as ``len(rows) - inserted - replaced - len(differing)``.
+
+Inserts are ``ON CONFLICT DO NOTHING`` and counted from the statement's rowcount, so two
+transactions storing the same rows at once both succeed and each row is stored once. The
+stores talk to the driver directly (SQLite ``executemany``, PostgreSQL binary ``COPY``):
 SQLAlchemy Core ``insert()`` doubled the insert time of a batch (DESIGN §4, "Speed notes").
 Everything runs on the session's connection, inside the request's one transaction.
 """
 
 from contextlib import contextmanager
+from operator import itemgetter
 
 from sqlalchemy import exc as sa_exc
 
@@ -22,19 +29,32 @@ def store_for(connection):
 
 
 def _by_meter(rows):
+    """Yield ``(meter_pk, rows of that meter)`` for ``(meter_pk, ts, value)`` rows."""
+    meters = set(map(itemgetter(0), rows))
+    if len(meters) == 1:
+        yield meters.pop(), rows  # the common case, without a Python-level loop
+        return
     groups = {}
-    for meter_pk, ts, value in rows:
-        groups.setdefault(meter_pk, {})[ts] = value
-    return groups
+    for row in rows:
+        groups.setdefault(row[0], []).append(row)
+    yield from groups.items()
 
 
 class SqliteStore:
-    """SQLite: ``executemany`` through SQLAlchemy's driver-level API (errors stay wrapped)."""
+    """SQLite: look up what is stored, insert the rest with ``executemany``.
+
+    A range scan over a meter's readings costs about as much as probing the same rows with
+    an ``INSERT … ON CONFLICT DO NOTHING`` and returns the stored values as well, so the
+    lookup comes first: a replay of 5,000 readings costs one scan instead of a failed insert
+    plus a scan, and new readings cost one empty range probe per meter. The rowcount still
+    guards against another transaction storing some rows between the lookup and the insert.
+    Statements go through SQLAlchemy's driver-level API, so errors stay wrapped.
+    """
 
     INSERT_READINGS = (
         "INSERT INTO readings (meter_pk, ts, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
     )
-    UPDATE_READINGS = "UPDATE readings SET value = ? WHERE meter_pk = ? AND ts = ? AND value <> ?"
+    UPDATE_READINGS = "UPDATE readings SET value = ? WHERE meter_pk = ? AND ts = ?"
     INSERT_KEYS = (
         "INSERT INTO ingest_keys (organization_id, key, meter_pk, ts, value) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
@@ -46,42 +66,69 @@ class SqliteStore:
     def _many(self, statement, rows):
         return self.connection.exec_driver_sql(statement, rows).rowcount
 
-    def insert_readings(self, rows):
-        """Insert ``(meter_pk, ts, value)`` rows that are not stored yet; return how many."""
-        return self._many(self.INSERT_READINGS, rows) if rows else 0
+    def write_readings(self, rows, replace=False):
+        """Store the new rows; see the module docstring for what is returned."""
+        if not rows:
+            return 0, 0, {}
+        present, differing = self._compare(rows)
+        count = sum(map(len, present.values()))
+        if count == 0:
+            fresh = rows
+        elif count == len(rows):
+            fresh = []  # a replay: nothing to insert
+        else:
+            fresh = [row for row in rows if row[1] not in present.get(row[0], ())]
+        inserted = self._many(self.INSERT_READINGS, fresh) if fresh else 0
+        if inserted < len(fresh):
+            # Another transaction stored some of them since the lookup; our own rows
+            # compare equal, theirs may not.
+            differing.update(self._compare(fresh)[1])
+        replaced = 0
+        if replace and differing:
+            params = [(sent, meter_pk, ts) for (meter_pk, ts), (_, sent) in differing.items()]
+            replaced = self._many(self.UPDATE_READINGS, params)
+            differing = {}
+        return inserted, replaced, differing
 
-    def differing_readings(self, rows):
-        """Return ``{(meter_pk, ts): stored}`` for rows stored with another value."""
+    def _compare(self, rows):
+        """Return ``{meter_pk: {ts}}`` of the rows already stored, and those that differ."""
+        present = {}
         differing = {}
-        for meter_pk, sent in _by_meter(rows).items():
-            for ts, value in self._stored(meter_pk, sorted(sent)):
-                if value != sent[ts]:
-                    differing[meter_pk, ts] = value
-        return differing
+        for meter_pk, group in _by_meter(rows):
+            seen = present[meter_pk] = set()
+            stamps = list(map(itemgetter(1), group))
+            stored_rows = self._stored(meter_pk, stamps)
+            if not stored_rows:
+                continue  # new readings: no need to index what was sent
+            sent = dict(map(itemgetter(1, 2), group))
+            for ts, stored in stored_rows:
+                value = sent.get(ts)
+                if value is None:
+                    continue  # stored between two of the batch's timestamps
+                seen.add(ts)
+                if stored != value:
+                    differing[meter_pk, ts] = (stored, value)
+        return present, differing
 
     def _stored(self, meter_pk, stamps):
-        # A range scan is about twice as fast as a long IN list, but only worth it while the
-        # range holds little besides the batch: the LIMIT makes a sparse batch fall back.
+        """Return ``[(ts, value)]`` stored for the meter, covering at least ``stamps``."""
+        # The range scan is bounded: a batch spread thinly over a long stored history falls
+        # back to probing its own timestamps.
         limit = 4 * len(stamps) + 100
         found = self.connection.exec_driver_sql(
             "SELECT ts, value FROM readings WHERE meter_pk = ? AND ts BETWEEN ? AND ? LIMIT ?",
-            (meter_pk, stamps[0], stamps[-1], limit),
+            (meter_pk, min(stamps), max(stamps), limit),
         ).fetchall()
         if len(found) < limit:
             return found
         found = []
-        for part in chunks(stamps):
+        for part in chunks(sorted(stamps)):
             marks = ",".join("?" * len(part))
             found += self.connection.exec_driver_sql(
                 f"SELECT ts, value FROM readings WHERE meter_pk = ? AND ts IN ({marks})",
                 (meter_pk, *part),
             ).fetchall()
         return found
-
-    def replace_readings(self, rows):
-        """Overwrite stored values that differ from ``rows``; return how many changed."""
-        params = [(value, meter_pk, ts, value) for meter_pk, ts, value in rows]
-        return self._many(self.UPDATE_READINGS, params) if params else 0
 
     def find_keys(self, organization_id, keys):
         """Return ``{key: (meter_pk, ts, value)}`` for the stored ones among ``keys``."""
@@ -126,7 +173,7 @@ class PostgresStore:
         "ON CONFLICT DO NOTHING"
     )
     DIFFERING_READINGS = (
-        "SELECT r.meter_pk, r.ts, r.value FROM ingest_stage_readings s "
+        "SELECT r.meter_pk, r.ts, r.value, s.value FROM ingest_stage_readings s "
         "JOIN readings r ON r.meter_pk = s.meter_pk AND r.ts = s.ts WHERE r.value <> s.value"
     )
     REPLACE_READINGS = (
@@ -189,26 +236,20 @@ class PostgresStore:
             rows = cursor.fetchall() if cursor.description else None
             return cursor.rowcount, rows
 
-    def insert_readings(self, rows):
-        """Insert ``(meter_pk, ts, value)`` rows that are not stored yet; return how many."""
+    def write_readings(self, rows, replace=False):
+        """Store the new rows; see the module docstring for what is returned."""
         if not rows:
-            self.staged.discard("ingest_stage_readings")
-            return 0
+            return 0, 0, {}
         self._stage(
             "ingest_stage_readings", "meter_pk, ts, value", ("int4", "int8", "float8"), rows
         )
-        return self._execute(self.INSERT_READINGS)[0]
-
-    def differing_readings(self, rows):
-        """Return ``{(meter_pk, ts): stored}`` for the staged rows stored with another value."""
-        if not rows:
-            return {}
+        inserted = self._execute(self.INSERT_READINGS)[0]
+        if inserted == len(rows):
+            return inserted, 0, {}
+        if replace:
+            return inserted, self._execute(self.REPLACE_READINGS)[0], {}
         found = self._execute(self.DIFFERING_READINGS)[1]
-        return {(meter_pk, ts): value for meter_pk, ts, value in found}
-
-    def replace_readings(self, rows):
-        """Overwrite stored values that differ from the staged rows; return how many changed."""
-        return self._execute(self.REPLACE_READINGS)[0] if rows else 0
+        return inserted, 0, {(meter_pk, ts): (stored, sent) for meter_pk, ts, stored, sent in found}
 
     def find_keys(self, organization_id, keys):
         """Return ``{key: (meter_pk, ts, value)}`` for the stored ones among ``keys``."""

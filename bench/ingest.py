@@ -1,0 +1,445 @@
+"""Ingestion benchmark: records/s through a real HTTP server, beside the bare database rate.
+
+Starts gunicorn (one sync worker) on 127.0.0.1 against a throwaway SQLite file and against a
+PostgreSQL bench database it (re)creates, then sends batches of 24, 1,000 and 5,000 new
+records, 5,000-record batches with idempotency keys, and exact replays of 5,000-record
+batches. Beside them it measures the bare bulk-insert rate of the same rows in the same run
+(sqlite3 ``executemany`` / psycopg binary ``COPY`` + ``INSERT … SELECT … ON CONFLICT DO
+NOTHING``, each batch committed, no HTTP, no validation).
+
+    .venv/bin/python bench/ingest.py [--pg-url URL] [--no-pg] [--no-sqlite] [--batches N]
+
+The PostgreSQL URL defaults to $CEI_BENCH_DATABASE_URL or
+postgresql://postgres@127.0.0.1:5432/cei_bench; its database is dropped and created again,
+so it must not be the test database. "service ms" is the ``duration_ms`` the API reports
+(validation and storage, without HTTP, JSON parsing and the commit). To profile the server,
+point $CEI_BENCH_WSGI at another ``module:app`` (a wrapper around ``wsgi:app``) importable
+through $PYTHONPATH.
+"""
+
+import argparse
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/cei_bench"
+PROTECTED_DATABASES = {"test", "postgres", "template0", "template1"}
+
+
+# --------------------------------------------------------------------------- databases
+
+
+def prepare_postgres(url):
+    """Drop and create the bench database named by ``url``; return ``url``."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"refusing a non-loopback database host: {parts.hostname}")
+    if not name or name in PROTECTED_DATABASES:
+        raise SystemExit(f"refusing to recreate the database {name!r}; name a bench database")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return url
+
+
+def migrate(url):
+    """Create the schema in the database at ``url``."""
+    sys.path.insert(0, str(ROOT))
+    from flask_migrate import upgrade
+
+    from cei import create_app
+    from cei.extensions import db
+
+    app = create_app({"DATABASE_URL": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+# --------------------------------------------------------------------------- server
+
+
+def free_port():
+    """Return a TCP port free on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """gunicorn serving CEI on 127.0.0.1 with one sync worker."""
+
+    def __init__(self, database_url, log_path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, CEI_DATABASE_URL=database_url, CEI_LOG_LEVEL="INFO")
+        env.pop("CEI_REDIS_URL", None)
+        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "sync",
+                "--bind", f"127.0.0.1:{self.port}", "--timeout", "600",
+                "--log-level", "warning", os.environ.get("CEI_BENCH_WSGI", "wsgi:app"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            self._wait()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait(self):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn exited with {self.process.returncode}")
+            try:
+                if requests.get(self.url + "/api/v1/health", timeout=10).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise SystemExit("gunicorn did not start within 60 s")
+
+    def worker_pid(self):
+        """Return the pid of the (single) worker process."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return int(children.read_text().split()[0])
+
+    def stop(self):
+        """Stop gunicorn (the process this object started) and wait for it."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+@contextmanager
+def serving(database_url, log_path):
+    """Run a :class:`Server` for the duration of the block."""
+    server = Server(database_url, log_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def ingest_token(base_url):
+    """Sign up a fresh organization; return an integration token with the ingest scope."""
+    stamp = time.time_ns()
+    signup = requests.post(
+        base_url + "/api/v1/auth/signup",
+        json={
+            "email": f"bench-{stamp}@example.com",
+            "password": "bench password 123",
+            "organization_name": "Bench",
+        },
+        timeout=30,
+    )
+    signup.raise_for_status()
+    access = signup.json()["access_token"]
+    created = requests.post(
+        base_url + "/api/v1/auth/integration-tokens",
+        json={"name": "bench", "scopes": ["ingest"]},
+        headers={"Authorization": f"Bearer {access}"},
+        timeout=30,
+    )
+    created.raise_for_status()
+    return created.json()["token"]
+
+
+# --------------------------------------------------------------------------- workloads
+
+
+def current_hour():
+    """Return the start of the current UTC hour."""
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+STEP = timedelta(minutes=15)
+
+
+def make_records(meter, size, block, keys=False, site="bench"):
+    """Return ``size`` 15-minute records for ``meter``, in block ``block`` going back in time."""
+    end = current_hour() - block * size * STEP
+    records = []
+    for i in range(size):
+        moment = end - i * STEP
+        stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        record = {
+            "site_id": site,
+            "meter_id": meter,
+            "timestamp_utc": stamp,
+            "value": 100.0 + (i % 50) * 0.5,
+            "unit": "kWh",
+        }
+        if keys:
+            record["idempotency_key"] = f"factory-{site}-{meter}-{stamp}"
+        records.append(record)
+    return records
+
+
+class Sender:
+    """POSTs pre-serialised batches and keeps the timings."""
+
+    def __init__(self, base_url, token):
+        self.url = base_url + "/api/v1/timeseries/batch"
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        )
+
+    def send(self, body):
+        """POST ``body`` (bytes); return (seconds, result JSON)."""
+        started = time.perf_counter()
+        response = self.session.post(self.url, data=body, timeout=600)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise SystemExit(f"HTTP {response.status_code}: {response.text[:500]}")
+        return elapsed, response.json()
+
+    def run(self, batches, expect):
+        """Send each batch (list of records); check the counter ``expect``; return a Run."""
+        bodies = [orjson.dumps({"records": records, "source": "bench"}) for records in batches]
+        run = Run(len(batches[0]))
+        for body, records in zip(bodies, batches, strict=True):
+            elapsed, result = self.send(body)
+            if result[expect] != len(records) or result["failed"]:
+                raise SystemExit(f"unexpected result (wanted {expect}): {result}")
+            run.seconds.append(elapsed)
+            run.service_ms.append(result["duration_ms"])
+        return run
+
+
+class Run:
+    """Timings of batches of one size: whole requests, and the service's own duration_ms."""
+
+    def __init__(self, size):
+        self.size = size
+        self.seconds = []
+        self.service_ms = []
+
+    @property
+    def rate(self):
+        """Records per second of the median batch (robust to a noisy neighbour)."""
+        return self.size / statistics.median(self.seconds)
+
+    @property
+    def median_ms(self):
+        """Median request time, ms."""
+        return statistics.median(self.seconds) * 1000
+
+    @property
+    def service_median_ms(self):
+        """Median time inside the ingestion service (no HTTP, JSON parsing or commit), ms."""
+        return statistics.median(self.service_ms)
+
+
+def median_rate(size, timings):
+    """Return records per second of the median timing."""
+    return size / statistics.median(timings)
+
+
+def run_http(sender, batches_per_size):
+    """Run the HTTP workloads; return ``{label: Run}``."""
+    figures = {}
+    for size in (24, 1000, 5000):
+        count = max(3, batches_per_size * 5000 // (size * 5)) if size < 5000 else batches_per_size
+        meter = f"new-{size}"
+        sender.run([make_records(meter, size, 0)], "ingested")  # creates the meter
+        batches = [make_records(meter, size, block) for block in range(1, count + 1)]
+        figures[f"new {size}"] = sender.run(batches, "ingested")
+        if size == 5000:
+            figures["replay 5000"] = sender.run(batches, "skipped_duplicate")
+    meter = "keyed-5000"
+    sender.run([make_records(meter, 5000, 0, keys=True)], "ingested")
+    batches = [make_records(meter, 5000, b, keys=True) for b in range(1, batches_per_size + 1)]
+    figures["new 5000 + keys"] = sender.run(batches, "ingested")
+    figures["replay 5000 + keys"] = sender.run(batches, "skipped_duplicate")
+    return figures
+
+
+def bare_rows(meter_pk, block, size=5000):
+    """Return the rows a 5,000-record batch stores, for the bare-rate measurement."""
+    step = int(STEP.total_seconds())
+    end = int(current_hour().timestamp()) - block * size * step
+    return [(meter_pk, end - i * step, 100.0 + (i % 50) * 0.5) for i in range(size)]
+
+
+def bare_sqlite(path, meter_pk, batches):
+    """Return the bare sqlite3 executemany rate (records/s), one commit per batch."""
+    connection = sqlite3.connect(path, timeout=30)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        connection.execute(f"PRAGMA {pragma}")
+    timings = []
+    for block in range(1, batches + 1):
+        rows = bare_rows(meter_pk, block)
+        started = time.perf_counter()
+        cursor = connection.executemany(
+            "INSERT INTO readings (meter_pk, ts, value) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            rows,
+        )
+        connection.commit()
+        timings.append(time.perf_counter() - started)
+        assert cursor.rowcount == len(rows), cursor.rowcount
+    connection.close()
+    return median_rate(5000, timings)
+
+
+def bare_postgres(url, meter_pk, batches, table="readings"):
+    """Return the bare psycopg COPY + INSERT … SELECT rate (records/s), one commit per batch."""
+    import psycopg
+
+    timings = []
+    with psycopg.connect(url) as connection:
+        for block in range(1, batches + 1):
+            rows = bare_rows(meter_pk, block)
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS bare_stage "
+                    "(meter_pk int4, ts int8, value float8) ON COMMIT DELETE ROWS"
+                )
+                with cursor.copy("COPY bare_stage FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["int4", "int8", "float8"])
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute(
+                    f"INSERT INTO {table} (meter_pk, ts, value) SELECT meter_pk, ts, value "
+                    "FROM bare_stage ORDER BY meter_pk, ts ON CONFLICT DO NOTHING"
+                )
+                inserted = cursor.rowcount
+            connection.commit()
+            timings.append(time.perf_counter() - started)
+            assert inserted == len(rows), inserted
+    return median_rate(5000, timings)
+
+
+def bare_postgres_without_fk(url, meter_pk, batches):
+    """The same into a copy of ``readings`` without its foreign key to ``meters``.
+
+    PostgreSQL checks a foreign key row by row (a ``SELECT … FOR KEY SHARE`` on the meter
+    per inserted reading); this shows what that check costs.
+    """
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS bench_readings_without_fk")
+        connection.execute(
+            "CREATE TABLE bench_readings_without_fk (meter_pk int4 NOT NULL, ts int8 NOT NULL, "
+            "value float8 NOT NULL, PRIMARY KEY (meter_pk, ts))"
+        )
+    try:
+        return bare_postgres(url, meter_pk, batches, table="bench_readings_without_fk")
+    finally:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("DROP TABLE bench_readings_without_fk")
+
+
+def meter_pk_sqlite(path, meter_id):
+    """Return the primary key of the bench meter ``meter_id`` (SQLite)."""
+    with sqlite3.connect(path) as connection:
+        found = connection.execute("SELECT id FROM meters WHERE meter_id = ?", (meter_id,))
+        return found.fetchone()[0]
+
+
+def meter_pk_postgres(url, meter_id):
+    """Return the primary key of the bench meter ``meter_id`` (PostgreSQL)."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        return connection.execute(
+            "SELECT id FROM meters WHERE meter_id = %s", (meter_id,)
+        ).fetchone()[0]
+
+
+# --------------------------------------------------------------------------- report
+
+
+def bench_backend(name, url, bare, batches, workdir):
+    """Benchmark one database; print its figures.
+
+    ``bare(meter_id, batches)`` returns ``{label: records/s}``, the reference rate first.
+    """
+    migrate(url)
+    with serving(url, Path(workdir) / f"gunicorn-{name}.log") as server:
+        sender = Sender(server.url, ingest_token(server.url))
+        figures = run_http(sender, batches)
+        sender.run([make_records("bare", 1, 0)], "ingested")  # the bare meter's row
+    bare_rates = bare("bare", batches)
+    bare_rate = next(iter(bare_rates.values()))
+    print(f"\n{name}: records/s end to end (gunicorn, 1 worker) vs bare bulk insert")
+    print(
+        f"  {'workload':<28} {'records/s':>10} {'median ms':>10} {'service ms':>11} {'× bare':>7}"
+    )
+    for label, run in figures.items():
+        print(
+            f"  {label:<28} {run.rate:>10,.0f} {run.median_ms:>10.1f} "
+            f"{run.service_median_ms:>11.1f} {run.rate / bare_rate:>7.2f}"
+        )
+    for label, rate in bare_rates.items():
+        print(f"  {label:<28} {rate:>10,.0f} {5000 / rate * 1000:>10.1f}")
+
+
+def main(argv=None):
+    """Run the benchmark; print figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("CEI_BENCH_DATABASE_URL", DEFAULT_PG_URL)
+    )
+    parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite")
+    parser.add_argument("--batches", type=int, default=8, help="timed 5,000-record batches")
+    args = parser.parse_args(argv)
+    print(f"ingest bench on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory(prefix="cei-bench-") as workdir:
+        if not args.no_sqlite:
+            path = str(Path(workdir) / "bench.sqlite3")
+
+            def bare(meter, batches):
+                rate = bare_sqlite(path, meter_pk_sqlite(path, meter), batches)
+                return {"bare insert 5000": rate}
+
+            bench_backend("SQLite", "sqlite:///" + path, bare, args.batches, workdir)
+        if not args.no_pg:
+            try:
+                url = prepare_postgres(args.pg_url)
+            except Exception as exc:  # noqa: BLE001 - report and carry on without PG
+                print(f"\nPostgreSQL skipped: {str(exc).splitlines()[0]}")
+                return
+            def bare(meter, batches):
+                meter_pk = meter_pk_postgres(url, meter)
+                return {
+                    "bare insert 5000": bare_postgres(url, meter_pk, batches),
+                    "bare insert 5000, no FK": bare_postgres_without_fk(url, meter_pk, batches),
+                }
+
+            bench_backend("PostgreSQL", url, bare, args.batches, workdir)
+
+
+if __name__ == "__main__":
+    main()

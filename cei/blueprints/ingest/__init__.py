@@ -1,0 +1,1 @@
+"""Ingestion API: JSON batches and CSV uploads of meter readings."""

@@ -1,0 +1,181 @@
+"""Schemas of the ingestion endpoints.
+
+They document the API in OpenAPI and shape the responses; records are *not* loaded through
+them (a hand-written loop checks records about ten times faster, see
+``cei.services.ingest_checks``).
+"""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from cei.services.ingest import MAX_BATCH_RECORDS, ON_CONFLICT
+from cei.services.ingest_checks import (
+    MAX_ID_LENGTH,
+    MAX_INTERVAL_MINUTES,
+    MAX_KEY_LENGTH,
+    UNIT_NAMES,
+)
+
+ON_CONFLICT_DOC = (
+    '"reject" (default): a value that differs from the stored one for the same meter and '
+    'time fails with CONFLICTING_VALUE; "update": it replaces the stored value and counts '
+    "in `updated`."
+)
+
+
+class BatchRecordSchema(ma.Schema):
+    """One meter reading."""
+
+    site_id = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ID_LENGTH),
+        metadata={
+            "description": "The factory's site key; the site is created on first use "
+            "unless the organization turned that off",
+            "example": "site-22",
+        },
+    )
+    meter_id = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ID_LENGTH),
+        metadata={"description": "Meter key, unique within the site", "example": "main-meter"},
+    )
+    timestamp_utc = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Start of the interval, ISO 8601 with `Z` or an offset; without "
+            "one it is UTC. At most 5 minutes in the future.",
+            "example": "2026-01-15T13:00:00Z",
+        },
+    )
+    value = ma.fields.Float(
+        required=True,
+        metadata={
+            "description": "Energy in the interval, or average power over it (see `unit`); "
+            "a JSON number, not negative",
+            "example": 42.5,
+        },
+    )
+    unit = ma.fields.String(
+        load_default="kWh",
+        metadata={
+            "description": f"Case-insensitive: {UNIT_NAMES}. Power units are multiplied "
+            "by the interval. Stored as kWh.",
+            "enum": ["Wh", "kWh", "MWh", "W", "kW", "MW"],
+        },
+    )
+    idempotency_key = ma.fields.String(
+        allow_none=True,
+        validate=validate.Length(max=MAX_KEY_LENGTH),
+        metadata={
+            "description": "Optional; names this reading forever within the organization. "
+            "Blank means absent.",
+            "example": "factory-site-22-main-meter-20260115T130000Z",
+        },
+    )
+    interval_minutes = ma.fields.Integer(
+        validate=validate.Range(min=1, max=MAX_INTERVAL_MINUTES),
+        metadata={"description": "Interval length; default: the meter's (60 for a new meter)"},
+    )
+
+
+class BatchRequestSchema(ma.Schema):
+    """A batch of readings."""
+
+    records = ma.fields.List(
+        ma.fields.Nested(BatchRecordSchema),
+        required=True,
+        validate=validate.Length(max=MAX_BATCH_RECORDS),
+        metadata={"description": f"At most {MAX_BATCH_RECORDS:,} records"},
+    )
+    source = ma.fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "Free text naming the sender, for logs",
+                  "example": "factory-scada-line1"},
+    )
+    on_conflict = ma.fields.String(
+        load_default="reject",
+        validate=validate.OneOf(ON_CONFLICT),
+        metadata={"description": ON_CONFLICT_DOC},
+    )
+
+
+class BatchErrorSchema(ma.Schema):
+    """Why one record was not stored."""
+
+    index = ma.fields.Integer(
+        required=True, metadata={"description": "0-based position of the record"}
+    )
+    code = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "MISSING_FIELD, INVALID_SITE_ID, INVALID_METER_ID, "
+            "INVALID_TIMESTAMP, INVALID_VALUE, INVALID_UNIT, INVALID_IDEMPOTENCY_KEY, "
+            "UNKNOWN_SITE, IDEMPOTENCY_KEY_REUSED or CONFLICTING_VALUE"
+        },
+    )
+    detail = ma.fields.String(required=True)
+
+
+class UploadErrorSchema(BatchErrorSchema):
+    """Why one CSV row was not stored."""
+
+    row = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Line of the file (the header is row 1, the first data "
+                  "row is row 2)"},
+    )
+
+
+class BatchResultSchema(ma.Schema):
+    """What happened to the records."""
+
+    ingested = ma.fields.Integer(required=True, metadata={"description": "New readings stored"})
+    updated = ma.fields.Integer(
+        required=True, metadata={"description": 'Stored values replaced (on_conflict "update")'}
+    )
+    skipped_duplicate = ma.fields.Integer(
+        required=True,
+        metadata={"description": "Exact re-sends of stored readings (or repeats in the batch)"},
+    )
+    failed = ma.fields.Integer(required=True, metadata={"description": "Records rejected"})
+    errors = ma.fields.List(
+        ma.fields.Nested(BatchErrorSchema),
+        required=True,
+        metadata={"description": "One entry per rejected record, by index; at most 1,000"},
+    )
+    errors_truncated = ma.fields.Boolean(
+        required=True, metadata={"description": "More records failed than `errors` lists"}
+    )
+    request_id = ma.fields.String(required=True)
+    duration_ms = ma.fields.Float(required=True)
+
+
+class UploadResultSchema(BatchResultSchema):
+    """What happened to the rows of a CSV file."""
+
+    rows = ma.fields.Integer(required=True, metadata={"description": "Data rows read"})
+    errors = ma.fields.List(ma.fields.Nested(UploadErrorSchema), required=True)
+
+
+class UploadFormSchema(ma.Schema):
+    """A CSV file of readings and defaults for what it leaves out."""
+
+    file = ma.fields.Raw(
+        required=True,
+        metadata={
+            "type": "string",
+            "format": "binary",
+            "description": "UTF-8 CSV with a header row: timestamp_utc (or timestamp, ts, "
+            "time), value (or kwh), site_id (or site), meter_id (or meter), and optionally "
+            "unit, idempotency_key, interval_minutes. Comma, semicolon or tab separated.",
+        },
+    )
+    site_id = ma.fields.String(metadata={"description": "For rows without a site"})
+    meter_id = ma.fields.String(metadata={"description": "For rows without a meter"})
+    unit = ma.fields.String(metadata={"description": f"For rows without a unit ({UNIT_NAMES})"})
+    on_conflict = ma.fields.String(
+        load_default="reject", validate=validate.OneOf(ON_CONFLICT),
+        metadata={"description": ON_CONFLICT_DOC},
+    )
+    source = ma.fields.String(metadata={"description": "Default: the file name"})

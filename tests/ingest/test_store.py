@@ -1,0 +1,72 @@
+"""The SQLite bulk store on its own: lookup, insert, and rows that appear in between."""
+
+import pytest
+from sqlalchemy import create_engine
+
+from cei.services.ingest_store import SqliteStore
+
+
+@pytest.fixture
+def connection():
+    """A connection to a private in-memory SQLite database holding a bare readings table."""
+    engine = create_engine("sqlite://")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE readings (meter_pk INTEGER NOT NULL, ts BIGINT NOT NULL, "
+            "value FLOAT NOT NULL, PRIMARY KEY (meter_pk, ts)) WITHOUT ROWID"
+        )
+        connection.exec_driver_sql("INSERT INTO readings VALUES (1, 100, 1.0), (1, 200, 2.0)")
+        yield connection
+    engine.dispose()
+
+
+def stored(connection):
+    return dict(
+        ((meter_pk, ts), value)
+        for meter_pk, ts, value in connection.exec_driver_sql("SELECT * FROM readings")
+    )
+
+
+SENT = [(1, 100, 1.0), (1, 200, 9.0), (1, 300, 3.0), (2, 100, 5.0)]
+
+
+def test_new_duplicate_and_differing_rows(connection):
+    inserted, replaced, differing = SqliteStore(connection).write_readings(SENT)
+    assert (inserted, replaced) == (2, 0)
+    assert differing == {(1, 200): (2.0, 9.0)}
+    assert stored(connection)[1, 200] == 2.0
+
+
+def test_replace_overwrites_only_differing_rows(connection):
+    inserted, replaced, differing = SqliteStore(connection).write_readings(SENT, replace=True)
+    assert (inserted, replaced, differing) == (2, 1, {})
+    assert stored(connection) == {(1, 100): 1.0, (1, 200): 9.0, (1, 300): 3.0, (2, 100): 5.0}
+
+
+def test_rows_stored_by_someone_else_after_the_lookup(connection, monkeypatch):
+    original = SqliteStore._compare
+    calls = []
+
+    def blind_first_lookup(self, rows):
+        calls.append(len(rows))
+        if len(calls) == 1:
+            return {}, {}  # as if another transaction committed the rows right after it
+        return original(self, rows)
+
+    monkeypatch.setattr(SqliteStore, "_compare", blind_first_lookup)
+    inserted, replaced, differing = SqliteStore(connection).write_readings(SENT)
+    assert calls == [4, 4]
+    assert (inserted, replaced) == (2, 0)
+    assert differing == {(1, 200): (2.0, 9.0)}
+
+
+def test_a_batch_spread_thinly_over_a_long_history(connection):
+    connection.exec_driver_sql(
+        "INSERT INTO readings VALUES " + ",".join(f"(3, {ts}, 1.0)" for ts in range(0, 5000))
+    )
+    # Two timestamps 4,000 s apart: the range holds far more rows than the batch.
+    inserted, _, differing = SqliteStore(connection).write_readings(
+        [(3, 10, 1.0), (3, 4010, 7.0), (3, 9999, 1.0)]
+    )
+    assert inserted == 1
+    assert differing == {(3, 4010): (1.0, 7.0)}

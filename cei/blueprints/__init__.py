@@ -7,28 +7,13 @@ def register_blueprints(app):
     """Register every API area and the web pages on ``app``."""
     from cei.blueprints.auth.resources import blp as auth_blp
     from cei.blueprints.health.resources import blp as health_blp
+    from cei.blueprints.ingest.resources import blp as ingest_blp
+    from cei.blueprints.readings.resources import blp as readings_blp
+    from cei.blueprints.sites.resources import blp as sites_blp
     from cei.blueprints.web import bp as web_bp
 
-    for blueprint in (health_blp, auth_blp, *_optional_api_blueprints()):
+    for blueprint in (health_blp, auth_blp, sites_blp, ingest_blp, readings_blp):
         # The API authenticates with bearer tokens, not cookies from forms: no CSRF tokens.
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
     app.register_blueprint(web_bp)
-
-
-def _optional_api_blueprints():
-    """API areas added by later work, registered when present."""
-    import importlib
-
-    found = []
-    for area in ("sites", "ingest", "readings"):
-        try:
-            module = importlib.import_module(f"cei.blueprints.{area}.resources")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"cei.blueprints.{area}" and not exc.name.startswith(
-                f"cei.blueprints.{area}."
-            ):
-                raise
-            continue
-        found.append(module.blp)
-    return found

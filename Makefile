@@ -26,7 +26,7 @@ run: $(VENV)/.installed
 
 ## test: install the dev extra and run the whole suite
 test: $(VENV)/.dev-installed
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check cei client tests bench wsgi.py

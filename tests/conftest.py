@@ -19,6 +19,13 @@ TEST_REDIS_URL = os.environ.get("CEI_TEST_REDIS_URL")
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
 
 
+def pytest_collection_modifyitems(items):
+    """Mark the tests that need PostgreSQL itself, so a SQLite pass can deselect them."""
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 def need_server(what, reason):
     """Fail in CI, skip elsewhere: a test needs a server that is not available."""
     if IN_CI:

@@ -27,7 +27,6 @@ from ingest import (  # noqa: E402 - the sibling bench script
     DEFAULT_PG_URL,
     Sender,
     bare_postgres,
-    bare_postgres_without_fk,
     bare_sqlite,
     current_hour,
     ingest_token,
@@ -179,10 +178,7 @@ def main(argv=None):
                 return
             def bare(meter, batches):
                 meter_pk = meter_pk_postgres(url, meter)
-                return {
-                    "bare insert": bare_postgres(url, meter_pk, batches),
-                    "bare insert, no FK": bare_postgres_without_fk(url, meter_pk, batches),
-                }
+                return {"bare insert": bare_postgres(url, meter_pk, batches)}
 
             bench_backend("PostgreSQL", url, path, args.rows, workdir, bare)
 

@@ -99,7 +99,7 @@ class Plan:
 
     rows: list = field(default_factory=list)  # (meter_pk, ts, kWh), one per meter and time
     owners: list = field(default_factory=list)  # index of the record that brought each row
-    slots: dict = field(default_factory=dict)  # (meter_pk, ts) -> position in rows
+    slots: dict = field(default_factory=dict)  # meter_pk -> {ts: position in rows}
     repeats: dict = field(default_factory=dict)  # position -> indices of exact repeats
     keys: list = field(default_factory=list)  # (key, meter_pk, ts, kWh) to store
 
@@ -138,28 +138,36 @@ class Ingestion:
         self.catalog.resolve(
             self.checker.pairs, lambda missing: infer_intervals(valid, missing, declared)
         )
-        keys = [record[6] for record in valid if record[6] is not None]
-        known_keys = self.store.find_keys(self.organization_id, keys) if keys else {}
+        groups = self.checker.key_groups
+        known_keys = (
+            self.store.find_keys(self.organization_id, list(groups.values())) if groups else {}
+        )
         self._write(self._settle(valid, known_keys))
 
     def _settle(self, valid, known_keys):
         """Decide, record by record, what the batch itself and the stored keys say.
 
+        ``known_keys`` maps stored keys to rows ``(key, meter_pk, ts, value, …)``.
         Returns the :class:`Plan` of readings and keys to write.
         """
         fail, update = self.fail, self.update
         meters = self.catalog.meters
         plan = Plan()
         rows, owners, slots, repeats = plan.rows, plan.owners, plan.slots, plan.repeats
-        batch_keys = {}
+        # Keys stored or met earlier in the batch -> (key, meter_pk, ts, kWh, …).
+        seen_keys = dict(known_keys)
         new_keys = plan.keys
         duplicates = updated = 0
-        last_site = last_meter = found = None
+        last_site = last_meter = found = meter_slots = None
         for index, site, meter, ts, amount, needs_interval, key in valid:
             # Records usually come meter by meter: look the meter up only when it changes.
             if site != last_site or meter != last_meter:
                 last_site, last_meter = site, meter
                 found = meters.get((site, meter))
+                if found is not None:
+                    meter_slots = slots.get(found[0])
+                    if meter_slots is None:
+                        meter_slots = slots[found[0]] = {}
             if found is None:
                 fail(index, UNKNOWN_SITE, _unknown_site(site))
                 continue
@@ -170,17 +178,16 @@ class Ingestion:
                     fail(index, INVALID_VALUE, f"value is more than {MAX_KWH:g} kWh")
                     continue
             if key is not None:
-                known = known_keys.get(key) or batch_keys.get(key)
+                known = seen_keys.get(key)
                 if known is not None:
-                    if known == (meter_pk, ts, amount):
+                    if known[1] == meter_pk and known[2] == ts and known[3] == amount:
                         duplicates += 1
                     else:
                         fail(index, IDEMPOTENCY_KEY_REUSED, _key_reused(key))
                     continue
-            slot = (meter_pk, ts)
-            position = slots.get(slot)
+            position = meter_slots.get(ts)
             if position is None:
-                slots[slot] = len(rows)
+                meter_slots[ts] = len(rows)
                 rows.append((meter_pk, ts, amount))
                 owners.append(index)
             elif rows[position][2] == amount:
@@ -194,8 +201,8 @@ class Ingestion:
                 fail(index, CONFLICTING_VALUE, _conflict(kept, amount, owners[position]))
                 continue
             if key is not None:
-                batch_keys[key] = (meter_pk, ts, amount)
-                new_keys.append((key, meter_pk, ts, amount))
+                entry = seen_keys[key] = (key, meter_pk, ts, amount)
+                new_keys.append(entry)
         self.result.skipped_duplicate += duplicates
         self.result.updated += updated
         return plan
@@ -208,8 +215,8 @@ class Ingestion:
         result.updated += replaced
         result.skipped_duplicate += len(rows) - inserted - replaced - len(differing)
         new_keys = plan.keys
-        for slot, (stored, sent) in differing.items():
-            position = plan.slots[slot]
+        for (meter_pk, ts), (stored, sent) in differing.items():
+            position = plan.slots[meter_pk][ts]
             detail = _stored_conflict(stored, sent)
             self.fail(plan.owners[position], CONFLICTING_VALUE, detail)
             # Exact repeats of a rejected reading are rejected with it.

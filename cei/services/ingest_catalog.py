@@ -3,6 +3,11 @@
 A batch costs one query for its sites and one for its meters, whatever its size; rows that
 are missing are inserted with ``ON CONFLICT DO NOTHING`` and read back, so two batches
 creating the same site at the same moment both end up using the one row that won.
+
+Readings and idempotency keys have no foreign keys (``cei.models.reading``), so the lookups
+lock what they find until the ingestion commits: on PostgreSQL ``FOR KEY SHARE`` (a site
+being deleted makes them wait, then they find it gone), on SQLite the database's write lock,
+taken before the first lookup.
 """
 
 from sqlalchemy import bindparam, text
@@ -12,15 +17,27 @@ from cei.models import Meter, Site
 from cei.services.ingest_checks import DEFAULT_INTERVAL_MINUTES
 
 # Plain SQL built once: constructing a select() per batch cost more than running it.
-FIND_SITES = text(
+_FIND_SITES = (
     "SELECT site_id, id FROM sites WHERE organization_id = :organization_id "
     "AND site_id IN :site_ids"
-).bindparams(bindparam("site_ids", expanding=True))
-FIND_METERS = text(
+)
+_FIND_METERS = (
     "SELECT site_pk, meter_id, id, interval_minutes FROM meters "
     "WHERE organization_id = :organization_id AND site_pk IN :site_pks "
     "AND meter_id IN :meter_ids"
-).bindparams(bindparam("site_pks", expanding=True), bindparam("meter_ids", expanding=True))
+)
+
+
+def _lookups(lock=""):
+    sites = text(_FIND_SITES + lock).bindparams(bindparam("site_ids", expanding=True))
+    meters = text(_FIND_METERS + lock).bindparams(
+        bindparam("site_pks", expanding=True), bindparam("meter_ids", expanding=True)
+    )
+    return sites, meters
+
+
+# dialect name -> (find sites, find meters)
+LOOKUPS = {"sqlite": _lookups(), "postgresql": _lookups(" FOR KEY SHARE")}
 
 # Bound parameters per statement, safely below SQLite's limit (32,766).
 CHUNK = 5000
@@ -45,6 +62,9 @@ class Catalog:
 
     def __init__(self, connection, organization):
         self.connection = connection
+        self.dialect = connection.dialect.name
+        self.find_sites, self.find_meters = LOOKUPS[self.dialect]
+        self.locked = False
         self.organization_id = organization.id
         self.timezone = organization.timezone or "UTC"
         self.auto_create = organization.auto_create_sites
@@ -61,6 +81,8 @@ class Catalog:
         pairs = [pair for pair in pairs if pair not in self.meters]
         if not pairs:
             return
+        if not self.locked:
+            self._lock()
         self._resolve_sites({site for site, _ in pairs})
         pairs = [pair for pair in pairs if pair[0] in self.site_pks]
         if not pairs:
@@ -82,6 +104,18 @@ class Catalog:
             for part in chunks(rows, 1000):
                 self.connection.execute(_insert(self.connection, Meter.__table__), part)
             self._load_meters(missing)
+
+    def _lock(self):
+        """On SQLite, take the write lock now, unless the transaction already holds it."""
+        self.locked = True
+        if self.dialect != "sqlite":
+            return  # the lookups lock the rows they find
+        driver = self.connection.connection.driver_connection
+        # pysqlite opens a transaction only before the first write: until then each read
+        # sees the latest commit, and a site deleted between the lookups and the inserts
+        # would leave readings behind (and SQLite may reuse the meter's id).
+        if not driver.in_transaction:
+            self.connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _resolve_sites(self, site_ids):
         wanted = [site for site in site_ids if site not in self.site_pks]
@@ -109,7 +143,7 @@ class Catalog:
     def _load_sites(self, site_ids):
         for part in chunks(site_ids):
             found = self.connection.execute(
-                FIND_SITES, {"organization_id": self.organization_id, "site_ids": part}
+                self.find_sites, {"organization_id": self.organization_id, "site_ids": part}
             )
             self.site_pks.update((site_id, pk) for site_id, pk in found)
 
@@ -119,7 +153,7 @@ class Catalog:
         site_ids = {pk: site for site, pk in self.site_pks.items()}
         for part in chunks(pairs, CHUNK // 2):
             found = self.connection.execute(
-                FIND_METERS,
+                self.find_meters,
                 {
                     "organization_id": self.organization_id,
                     "site_pks": sorted({self.site_pks[site] for site, _ in part}),

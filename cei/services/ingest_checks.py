@@ -126,6 +126,9 @@ class RecordChecker:
         self.declared_intervals = {}
         # (site_id, meter_id) pairs met by the last ``check`` call, for one bulk lookup.
         self.pairs = set()
+        # (site_id, meter_id) -> idempotency keys of the last call's valid records: a
+        # factory's keys for one meter are neighbours in key order, scanned as a range.
+        self.key_groups = {}
 
     def check(self, records, first_index, fail):
         """Return the valid records as tuples, reporting the others to ``fail``.
@@ -143,6 +146,8 @@ class RecordChecker:
         max_ts, min_ts = self.max_ts, self.min_ts
         from_text = self.from_text
         pairs = self.pairs = set()
+        key_groups = self.key_groups = {}
+        pair_keys = None
         # The last (site, meter) that passed: records usually come meter by meter, and an
         # equality test is cheaper than hashing a fresh string for a set lookup.
         site_ok = meter_ok = None
@@ -183,6 +188,7 @@ class RecordChecker:
                     good_ids.add(meter)
                 site_ok, meter_ok = site, meter
                 pairs.add((site, meter))
+                pair_keys = key_groups.get((site, meter))
 
             ts = ts_get(stamp) if type(stamp) is str else None
             if ts is None:
@@ -264,19 +270,23 @@ class RecordChecker:
 
             key = get("idempotency_key")
             if key is not None:
-                # Fast path: a printable ASCII string of acceptable length.
-                if not (
-                    type(key) is str
-                    and key.isascii()
-                    and key.isprintable()
-                    and len(key) <= MAX_KEY_LENGTH
-                ):
+                # Fast path: a printable string (no controls, surrogates or non-characters)
+                # of acceptable length, where the only blank character is the space.
+                if type(key) is str and key.isprintable() and len(key) <= MAX_KEY_LENGTH:
+                    if not key or (key[0] == " " and key.isspace()):
+                        key = None  # blank means absent (DESIGN §4)
+                else:
                     problem = _key_problem(key)
                     if problem:
                         fail(index, INVALID_IDEMPOTENCY_KEY, problem)
                         continue
-                if not key or key.isspace():
-                    key = None  # blank means absent (DESIGN §4)
+                    if not key or key.isspace():
+                        key = None
+                if key is not None:
+                    if pair_keys is None:
+                        pair_keys = key_groups[site, meter] = [key]
+                    else:
+                        pair_keys.append(key)
 
             # -0.0 + 0.0 is 0.0: a zero reading is stored and compared as plain zero.
             append((index, site, meter, ts, amount + 0.0, needs_interval, key))

@@ -1,4 +1,4 @@
-"""Bulk writes of readings and idempotency keys, one implementation per database.
+"""Bulk reads and writes of readings and idempotency keys, one implementation per database.
 
 ``write_readings(rows, replace)`` stores the rows that are new and returns
 ``(inserted, replaced, differing)``: how many rows went in, how many stored values were
@@ -6,7 +6,14 @@ overwritten (``replace``), and ``{(meter_pk, ts): (stored, sent)}`` for rows alr
 with another value (when not replacing). Rows stored with the same value are exact
 duplicates; the caller counts them as ``len(rows) - inserted - replaced - len(differing)``.
 
-Inserts are ``ON CONFLICT DO NOTHING`` and counted from the statement's rowcount, so two
+Both stores look before they write. A range scan over a meter's readings (or over a run of
+idempotency keys) between the batch's first and last costs about as much as probing the same
+rows with an insert, and returns the stored values as well: a replay costs one scan and no
+write, new readings one empty range probe. A scan is bounded (``scan_limit``); a batch
+spread thinly over a long stored history falls back to probing its own rows.
+
+Inserts are still ``ON CONFLICT DO NOTHING`` (or, on PostgreSQL, a plain insert that falls
+back to one, see :class:`PostgresStore`) and counted from the statement's rowcount, so two
 transactions storing the same rows at once both succeed and each row is stored once. The
 stores talk to the driver directly (SQLite ``executemany``, PostgreSQL binary ``COPY``):
 SQLAlchemy Core ``insert()`` doubled the insert time of a batch (DESIGN §4, "Speed notes").
@@ -20,12 +27,20 @@ from sqlalchemy import exc as sa_exc
 
 from cei.services.ingest_catalog import chunks
 
+# Groups of fewer idempotency keys than this are probed one by one rather than scanned.
+SMALL_KEY_GROUP = 4
+
 
 def store_for(connection):
     """Return the bulk store for the SQLAlchemy ``connection``'s database."""
     if connection.dialect.name == "postgresql":
         return PostgresStore(connection)
     return SqliteStore(connection)
+
+
+def scan_limit(count):
+    """Rows a range scan may return for ``count`` wanted ones before it gives up."""
+    return 4 * count + 100
 
 
 def _by_meter(rows):
@@ -40,31 +55,8 @@ def _by_meter(rows):
     yield from groups.items()
 
 
-class SqliteStore:
-    """SQLite: look up what is stored, insert the rest with ``executemany``.
-
-    A range scan over a meter's readings costs about as much as probing the same rows with
-    an ``INSERT … ON CONFLICT DO NOTHING`` and returns the stored values as well, so the
-    lookup comes first: a replay of 5,000 readings costs one scan instead of a failed insert
-    plus a scan, and new readings cost one empty range probe per meter. The rowcount still
-    guards against another transaction storing some rows between the lookup and the insert.
-    Statements go through SQLAlchemy's driver-level API, so errors stay wrapped.
-    """
-
-    INSERT_READINGS = (
-        "INSERT INTO readings (meter_pk, ts, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
-    )
-    UPDATE_READINGS = "UPDATE readings SET value = ? WHERE meter_pk = ? AND ts = ?"
-    INSERT_KEYS = (
-        "INSERT INTO ingest_keys (organization_id, key, meter_pk, ts, value) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-    )
-
-    def __init__(self, connection):
-        self.connection = connection
-
-    def _many(self, statement, rows):
-        return self.connection.exec_driver_sql(statement, rows).rowcount
+class _Store:
+    """What both stores share: comparing a batch with what is stored, finding keys."""
 
     def write_readings(self, rows, replace=False):
         """Store the new rows; see the module docstring for what is returned."""
@@ -78,29 +70,37 @@ class SqliteStore:
             fresh = []  # a replay: nothing to insert
         else:
             fresh = [row for row in rows if row[1] not in present.get(row[0], ())]
-        inserted = self._many(self.INSERT_READINGS, fresh) if fresh else 0
+        inserted = self._insert_readings(fresh) if fresh else 0
         if inserted < len(fresh):
             # Another transaction stored some of them since the lookup; our own rows
             # compare equal, theirs may not.
-            differing.update(self._compare(fresh)[1])
+            differing.update(self._differing(fresh))
         replaced = 0
         if replace and differing:
-            params = [(sent, meter_pk, ts) for (meter_pk, ts), (_, sent) in differing.items()]
-            replaced = self._many(self.UPDATE_READINGS, params)
+            replaced = self._replace(
+                [(meter_pk, ts, sent) for (meter_pk, ts), (_, sent) in differing.items()]
+            )
             differing = {}
         return inserted, replaced, differing
 
     def _compare(self, rows):
         """Return ``{meter_pk: {ts}}`` of the rows already stored, and those that differ."""
+        groups = list(_by_meter(rows))
+        found = self._stored(
+            [(meter_pk, list(map(itemgetter(1), group))) for meter_pk, group in groups]
+        )
         present = {}
         differing = {}
-        for meter_pk, group in _by_meter(rows):
-            seen = present[meter_pk] = set()
-            stamps = list(map(itemgetter(1), group))
-            stored_rows = self._stored(meter_pk, stamps)
+        for meter_pk, group in groups:
+            stored_rows = found.get(meter_pk)
             if not stored_rows:
+                present[meter_pk] = ()
                 continue  # new readings: no need to index what was sent
-            sent = dict(map(itemgetter(1, 2), group))
+            sent = dict(zip(map(itemgetter(1), group), map(itemgetter(2), group), strict=True))
+            if len(stored_rows) == len(sent) and dict(stored_rows) == sent:
+                present[meter_pk] = sent  # a replay: all stored, all equal
+                continue
+            seen = present[meter_pk] = set()
             for ts, stored in stored_rows:
                 value = sent.get(ts)
                 if value is None:
@@ -110,39 +110,120 @@ class SqliteStore:
                     differing[meter_pk, ts] = (stored, value)
         return present, differing
 
-    def _stored(self, meter_pk, stamps):
-        """Return ``[(ts, value)]`` stored for the meter, covering at least ``stamps``."""
-        # The range scan is bounded: a batch spread thinly over a long stored history falls
-        # back to probing its own timestamps.
-        limit = 4 * len(stamps) + 100
-        found = self.connection.exec_driver_sql(
-            "SELECT ts, value FROM readings WHERE meter_pk = ? AND ts BETWEEN ? AND ? LIMIT ?",
-            (meter_pk, min(stamps), max(stamps), limit),
-        ).fetchall()
-        if len(found) < limit:
-            return found
-        found = []
-        for part in chunks(sorted(stamps)):
-            marks = ",".join("?" * len(part))
-            found += self.connection.exec_driver_sql(
-                f"SELECT ts, value FROM readings WHERE meter_pk = ? AND ts IN ({marks})",
-                (meter_pk, *part),
-            ).fetchall()
+    def _differing(self, rows):
+        return self._compare(rows)[1]
+
+    def find_keys(self, organization_id, groups):
+        """Return ``{key: (key, meter_pk, ts, value, …)}`` stored among the keys of ``groups``.
+
+        ``groups`` are lists of keys that are likely neighbours in key order (those sent
+        for one meter): each is scanned as a range, small ones are probed key by key. The
+        answer may hold more keys than were asked for.
+        """
+        found = {}
+        probe = []
+        ranges = []
+        for keys in groups:
+            if len(keys) < SMALL_KEY_GROUP:
+                probe += keys
+            else:
+                ranges.append((min(keys), max(keys), keys))
+        for keys, rows in zip(ranges, self._scan_keys(organization_id, ranges), strict=True):
+            if rows is None:
+                probe += keys[2]  # the range holds far more keys than the batch
+            else:
+                found.update(zip(map(itemgetter(0), rows), rows, strict=True))
+        if probe:
+            rows = self._probe_keys(organization_id, probe)
+            found.update(zip(map(itemgetter(0), rows), rows, strict=True))
         return found
 
-    def find_keys(self, organization_id, keys):
-        """Return ``{key: (meter_pk, ts, value)}`` for the stored ones among ``keys``."""
+
+class SqliteStore(_Store):
+    """SQLite: look up what is stored, insert the rest with ``executemany``.
+
+    Statements go through SQLAlchemy's driver-level API, so errors stay wrapped. Each
+    lookup is a query of its own: SQLite runs in-process, a query costs microseconds.
+    """
+
+    INSERT_READINGS = (
+        "INSERT INTO readings (meter_pk, ts, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    UPDATE_READINGS = "UPDATE readings SET value = ? WHERE meter_pk = ? AND ts = ?"
+    INSERT_KEYS = (
+        "INSERT INTO ingest_keys (organization_id, key, meter_pk, ts, value) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    SCAN_READINGS = (
+        "SELECT ts, value FROM readings WHERE meter_pk = ? AND ts BETWEEN ? AND ? LIMIT ?"
+    )
+    SCAN_KEYS = (
+        "SELECT key, meter_pk, ts, value FROM ingest_keys "
+        "WHERE organization_id = ? AND key BETWEEN ? AND ? LIMIT ?"
+    )
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.driver = connection.connection.driver_connection
+
+    def _many(self, statement, rows):
+        return self.connection.exec_driver_sql(statement, rows).rowcount
+
+    def _fetch(self, statement, params):
+        """Return the rows of a query as the driver's tuples.
+
+        SQLAlchemy's result rows cost a third of a replay's time; errors are still
+        raised as SQLAlchemy's (so a lost database answers 503).
+        """
+        import sqlite3
+
+        try:
+            return self.driver.execute(statement, params).fetchall()
+        except sqlite3.Error as error:
+            raise sa_exc.DBAPIError.instance(
+                statement, params, error, sqlite3.Error, dialect=self.connection.dialect
+            ) from error
+
+    def _insert_readings(self, rows):
+        return self._many(self.INSERT_READINGS, rows)
+
+    def _replace(self, rows):
+        params = [(value, meter_pk, ts) for meter_pk, ts, value in rows]
+        return self._many(self.UPDATE_READINGS, params)
+
+    def _stored(self, groups):
+        """Return ``{meter_pk: [(ts, value)]}`` stored, covering at least the ``groups``."""
         found = {}
+        for meter_pk, stamps in groups:
+            limit = scan_limit(len(stamps))
+            rows = self._fetch(self.SCAN_READINGS, (meter_pk, min(stamps), max(stamps), limit))
+            if len(rows) >= limit:
+                rows = []
+                for part in chunks(sorted(stamps)):
+                    marks = ",".join("?" * len(part))
+                    rows += self._fetch(
+                        f"SELECT ts, value FROM readings WHERE meter_pk = ? AND ts IN ({marks})",
+                        (meter_pk, *part),
+                    )
+            found[meter_pk] = rows
+        return found
+
+    def _scan_keys(self, organization_id, ranges):
+        for low, high, keys in ranges:
+            limit = scan_limit(len(keys))
+            rows = self._fetch(self.SCAN_KEYS, (organization_id, low, high, limit))
+            yield rows if len(rows) < limit else None
+
+    def _probe_keys(self, organization_id, keys):
+        rows = []
         for part in chunks(keys):
             marks = ",".join("?" * len(part))
-            result = self.connection.exec_driver_sql(
+            rows += self._fetch(
                 "SELECT key, meter_pk, ts, value FROM ingest_keys "
                 f"WHERE organization_id = ? AND key IN ({marks})",
                 (organization_id, *part),
             )
-            for key, meter_pk, ts, value in result:
-                found[key] = (meter_pk, ts, value)
-        return found
+        return rows
 
     def insert_keys(self, organization_id, rows):
         """Store ``(key, meter_pk, ts, value)`` rows; keys already stored are left alone."""
@@ -150,13 +231,18 @@ class SqliteStore:
         return self._many(self.INSERT_KEYS, params) if params else 0
 
 
-class PostgresStore:
-    """PostgreSQL: binary ``COPY`` into a temporary table, then one set-based statement.
+class PostgresStore(_Store):
+    """PostgreSQL: lookups in one round trip, binary ``COPY`` into a temporary table, inserts.
 
-    Measured against psycopg's ``executemany`` (about half the rate) and ``unnest`` arrays
-    (slower by a third). The staging tables live as long as the connection and empty
-    themselves at commit; rows go in ordered by key so concurrent batches that overlap take
-    their row locks in the same order and cannot deadlock.
+    ``COPY`` was measured against psycopg's ``executemany`` (about half the rate) and
+    ``unnest`` arrays (slower by a third). The staging tables live as long as the
+    connection and empty themselves at commit; rows go in ordered by key so concurrent
+    batches that overlap take their row locks in the same order and cannot deadlock.
+
+    Rows the lookup found absent go in with a plain ``INSERT``, half the cost of
+    ``ON CONFLICT DO NOTHING`` (no speculative insertion), under a savepoint: when another
+    transaction stored some of them since the lookup, the insert fails on the unique key,
+    rolls back to the savepoint and runs again with ``ON CONFLICT DO NOTHING``.
     """
 
     STAGES = (
@@ -169,8 +255,7 @@ class PostgresStore:
     )
     INSERT_READINGS = (
         "INSERT INTO readings (meter_pk, ts, value) "
-        "SELECT meter_pk, ts, value FROM ingest_stage_readings ORDER BY meter_pk, ts "
-        "ON CONFLICT DO NOTHING"
+        "SELECT meter_pk, ts, value FROM ingest_stage_readings ORDER BY meter_pk, ts"
     )
     DIFFERING_READINGS = (
         "SELECT r.meter_pk, r.ts, r.value, s.value FROM ingest_stage_readings s "
@@ -182,8 +267,30 @@ class PostgresStore:
     )
     INSERT_KEYS = (
         "INSERT INTO ingest_keys (organization_id, key, meter_pk, ts, value) "
-        "SELECT %s, key, meter_pk, ts, value FROM ingest_stage_keys ORDER BY key "
-        "ON CONFLICT DO NOTHING"
+        "SELECT %s, key, meter_pk, ts, value FROM ingest_stage_keys ORDER BY key"
+    )
+    ON_CONFLICT = " ON CONFLICT DO NOTHING"
+    # One round trip for every meter of a batch: a bounded range scan per meter.
+    SCAN_READINGS = (
+        "SELECT b.n, r.ts, r.value FROM unnest(%s::int4[], %s::int8[], %s::int8[], %s::int4[]) "
+        "WITH ORDINALITY AS b(meter_pk, low, high, lim, n) CROSS JOIN LATERAL "
+        "(SELECT ts, value FROM readings WHERE meter_pk = b.meter_pk "
+        "AND ts BETWEEN b.low AND b.high LIMIT b.lim) r"
+    )
+    PROBE_READINGS = (
+        "SELECT meter_pk, ts, value FROM readings "
+        "WHERE meter_pk = %s AND ts = ANY(%s::int8[])"
+    )
+    # Keys compare bytewise (the column's collation is "C"), as Python's min() and max().
+    SCAN_KEYS = (
+        "SELECT k.key, k.meter_pk, k.ts, k.value, b.n "
+        "FROM unnest(%s::text[], %s::text[], %s::int4[]) WITH ORDINALITY AS b(low, high, lim, n) "
+        "CROSS JOIN LATERAL (SELECT key, meter_pk, ts, value FROM ingest_keys "
+        "WHERE organization_id = %s AND key BETWEEN b.low AND b.high LIMIT b.lim) k"
+    )
+    PROBE_KEYS = (
+        "SELECT key, meter_pk, ts, value FROM ingest_keys "
+        "WHERE organization_id = %s AND key = ANY(%s::text[])"
     )
 
     def __init__(self, connection):
@@ -230,35 +337,94 @@ class PostgresStore:
                     write_row(row)
         self.staged.add(table)
 
-    def _execute(self, statement, params=None):
+    def _execute(self, statement, params=None, binary=False):
         with self._cursor(statement) as cursor:
-            cursor.execute(statement, params)
+            cursor.execute(statement, params, binary=binary)
             rows = cursor.fetchall() if cursor.description else None
             return cursor.rowcount, rows
 
-    def write_readings(self, rows, replace=False):
-        """Store the new rows; see the module docstring for what is returned."""
-        if not rows:
-            return 0, 0, {}
+    def _insert_absent(self, statement, params=None):
+        """Run the plain insert ``statement``; on a unique violation, the tolerant one."""
+        from psycopg import errors
+
+        with self._cursor(statement) as cursor:
+            cursor.execute("SAVEPOINT ingest_insert")
+            try:
+                cursor.execute(statement, params)
+            except errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT ingest_insert")
+                cursor.execute(statement + self.ON_CONFLICT, params)
+            inserted = cursor.rowcount
+            cursor.execute("RELEASE SAVEPOINT ingest_insert")
+            return inserted
+
+    def _insert_readings(self, rows):
+        self._stage_readings(rows)
+        return self._insert_absent(self.INSERT_READINGS)
+
+    def _stage_readings(self, rows):
         self._stage(
             "ingest_stage_readings", "meter_pk, ts, value", ("int4", "int8", "float8"), rows
         )
-        inserted = self._execute(self.INSERT_READINGS)[0]
-        if inserted == len(rows):
-            return inserted, 0, {}
-        if replace:
-            return inserted, self._execute(self.REPLACE_READINGS)[0], {}
-        found = self._execute(self.DIFFERING_READINGS)[1]
-        return inserted, 0, {(meter_pk, ts): (stored, sent) for meter_pk, ts, stored, sent in found}
 
-    def find_keys(self, organization_id, keys):
-        """Return ``{key: (meter_pk, ts, value)}`` for the stored ones among ``keys``."""
-        _, found = self._execute(
-            "SELECT key, meter_pk, ts, value FROM ingest_keys "
-            "WHERE organization_id = %s AND key = ANY(%s)",
-            (organization_id, list(keys)),
+    def _differing(self, rows):
+        # The stage holds exactly ``rows``.
+        found = self._execute(self.DIFFERING_READINGS)[1]
+        return {(meter_pk, ts): (stored, sent) for meter_pk, ts, stored, sent in found}
+
+    def _replace(self, rows):
+        self._stage_readings(sorted(rows))
+        return self._execute(self.REPLACE_READINGS)[0]
+
+    def _stored(self, groups):
+        """Return ``{meter_pk: [(ts, value)]}`` stored, covering at least the ``groups``."""
+        limits = [scan_limit(len(stamps)) for _, stamps in groups]
+        _, rows = self._execute(
+            self.SCAN_READINGS,
+            (
+                [meter_pk for meter_pk, _ in groups],
+                [min(stamps) for _, stamps in groups],
+                [max(stamps) for _, stamps in groups],
+                limits,
+            ),
+            binary=True,  # thousands of rows: binary values are cheaper to read
         )
-        return {key: (meter_pk, ts, value) for key, meter_pk, ts, value in found}
+        found = {}
+        for n, ts, value in rows:
+            found.setdefault(n, []).append((ts, value))
+        stored = {}
+        for n, (meter_pk, stamps) in enumerate(groups, 1):
+            scanned = found.get(n, ())
+            if len(scanned) >= limits[n - 1]:
+                _, probed = self._execute(self.PROBE_READINGS, (meter_pk, stamps), binary=True)
+                scanned = [(ts, value) for _, ts, value in probed]
+            stored[meter_pk] = scanned
+        return stored
+
+    def _scan_keys(self, organization_id, ranges):
+        if not ranges:
+            return []
+        limits = [scan_limit(len(keys)) for _, _, keys in ranges]
+        _, rows = self._execute(
+            self.SCAN_KEYS,
+            (
+                [low for low, _, _ in ranges],
+                [high for _, high, _ in ranges],
+                limits,
+                organization_id,
+            ),
+            binary=True,
+        )
+        found = [[] for _ in ranges]
+        for row in rows:
+            found[row[4] - 1].append(row)
+        return [
+            rows if len(rows) < limit else None
+            for rows, limit in zip(found, limits, strict=True)
+        ]
+
+    def _probe_keys(self, organization_id, keys):
+        return self._execute(self.PROBE_KEYS, (organization_id, keys), binary=True)[1]
 
     def insert_keys(self, organization_id, rows):
         """Store ``(key, meter_pk, ts, value)`` rows; keys already stored are left alone."""
@@ -268,4 +434,4 @@ class PostgresStore:
             "ingest_stage_keys", "key, meter_pk, ts, value", ("text", "int4", "int8", "float8"),
             rows,
         )
-        return self._execute(self.INSERT_KEYS, (organization_id,))[0]
+        return self._insert_absent(self.INSERT_KEYS, (organization_id,))

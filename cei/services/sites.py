@@ -5,12 +5,12 @@ import re
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from cei.extensions import db
-from cei.models import Meter, Organization, Site
+from cei.models import Meter, Organization, Site, ingest_keys, readings
 from cei.models.site import default_schedule
 from cei.services.errors import Conflict, NotFound, ServiceError
 
@@ -222,7 +222,20 @@ def update_site(
 
 
 def delete_site(site):
-    """Delete a site; the database cascades to its meters and their readings."""
+    """Delete a site with its meters, their readings and their idempotency keys."""
+    # Readings and keys have no foreign keys (bulk inserts, cei.models.reading), so their
+    # rows are deleted here. The site is locked first: an ingestion holding it (FOR KEY
+    # SHARE) finishes before, and one starting now waits, then finds the site gone.
+    db.session.execute(select(Site.id).where(Site.id == site.id).with_for_update())
+    meter_pks = select(Meter.id).where(Meter.site_pk == site.id)
+    db.session.execute(delete(readings).where(readings.c.meter_pk.in_(meter_pks)))
+    # The organization bounds the scan: ingest_keys has no index on meter_pk.
+    db.session.execute(
+        delete(ingest_keys).where(
+            ingest_keys.c.organization_id == site.organization_id,
+            ingest_keys.c.meter_pk.in_(meter_pks),
+        )
+    )
     db.session.delete(site)
     db.session.flush()
     log.info("site deleted org_id=%s site_id=%r", site.organization_id, site.site_id)

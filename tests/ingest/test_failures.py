@@ -149,3 +149,21 @@ def test_identical_batches_at_once_on_the_suite_database(app, client, api, serve
     records = big_batch(500)
     check_race(ingest, send_concurrently(serve(app), ingest.token, records), len(records))
 
+
+
+def test_identical_batches_at_once_for_a_known_meter_on_postgres(
+    postgres_url, app, client, api, serve
+):
+    # The meter exists, so no batch waits on another creating it: all of them find nothing
+    # stored, insert at once, and all but one fall back to ON CONFLICT DO NOTHING.
+    ingest = Ingest(app, client, api)
+    earlier = {**big_batch(1)[0], "timestamp_utc": iso(hour_start(5000)), "idempotency_key": "x"}
+    assert ingest.send([earlier])["ingested"] == 1
+    records = big_batch()
+    results = send_concurrently(serve(app), ingest.token, records)
+    assert [status for status, _ in results] == [200] * len(results), results
+    assert sum(body["ingested"] for _, body in results) == len(records)
+    assert sum(body["skipped_duplicate"] for _, body in results) == len(records) * 3
+    assert all(body["failed"] == 0 for _, body in results)
+    assert len(ingest.stored()) == len(records) + 1
+    assert len(ingest.keys()) == len(records) + 1

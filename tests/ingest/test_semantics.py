@@ -336,3 +336,22 @@ def test_a_sparse_batch_over_a_long_stored_history(ingest):
     body = ingest.send(sparse)
     assert (body["ingested"], body["skipped_duplicate"], body["failed"]) == (1, 1, 1)
     assert body["errors"][0]["index"] == 1
+
+
+def test_deleting_a_site_forgets_its_readings_and_idempotency_keys(ingest):
+    doomed = hourly(3, site_id="site-22")
+    kept = hourly(2, site_id="site-7")
+    for record in doomed + kept:
+        record["idempotency_key"] = (
+            f"factory-{record['site_id']}-{record['meter_id']}-{record['timestamp_utc']}"
+        )
+    assert ingest.send(doomed + kept)["ingested"] == 5
+    response = ingest.client.delete("/api/v1/sites/site-22", headers=ingest.account["headers"])
+    assert response.status_code == 204
+    assert ingest.stored(site_id="site-22") == {}
+    assert sorted(ingest.keys()) == sorted(record["idempotency_key"] for record in kept)
+    # The keys went with the site: the same keyed readings are new again, not duplicates.
+    result = ingest.send(doomed)
+    assert (result["ingested"], result["skipped_duplicate"], result["failed"]) == (3, 0, 0)
+    assert len(ingest.stored(site_id="site-22")) == 3
+    assert len(ingest.keys()) == 5

@@ -13,11 +13,10 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from cei.api import api_abort
-from cei.extensions import db
 from cei.models import IntegrationToken, Organization, User
 from cei.models.integration_token import SCOPES
 from cei.services.accounts import AccessTokenError, user_for_access_token
-from cei.services.tokens import TOKEN_PREFIX, find_token, touch_token
+from cei.services.tokens import TOKEN_PREFIX, find_token_with_organization, touch_token
 
 SECURITY_DOC = [{"bearerAuth": []}, {"sessionCookie": []}]
 
@@ -57,13 +56,12 @@ def _bearer_token():
 
 
 def _principal_for_integration_token(raw):
-    token = find_token(raw)
+    token, organization = find_token_with_organization(raw)
     if token is None:
         _unauthorized("TOKEN_UNKNOWN", "Integration token is not recognised")
     if not token.is_active:
         _unauthorized("TOKEN_REVOKED", "Integration token has been revoked")
     touch_token(token)
-    organization = db.session.get(Organization, token.organization_id)
     return Principal(organization=organization, token=token, scopes=tuple(token.scope_list))
 
 

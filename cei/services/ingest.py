@@ -15,15 +15,15 @@ stored entirely or not at all and a retry after a failure is always safe. Ingest
 touches Redis.
 """
 
-import gc
 import heapq
+import itertools
 import logging
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from cei.extensions import db
+from cei.gcpause import collector_paused
 from cei.services.ingest_catalog import Catalog, infer_intervals
 from cei.services.ingest_checks import INVALID_VALUE, MAX_KWH, RecordChecker
 from cei.services.ingest_csv import read_chunks
@@ -150,6 +150,9 @@ class Ingestion:
         ``known_keys`` maps stored keys to rows ``(key, meter_pk, ts, value, …)``.
         Returns the :class:`Plan` of readings and keys to write.
         """
+        plan = self._simple_plan(valid, known_keys)
+        if plan is not None:
+            return plan
         fail, update = self.fail, self.update
         meters = self.catalog.meters
         plan = Plan()
@@ -207,6 +210,41 @@ class Ingestion:
         self.result.updated += updated
         return plan
 
+    def _simple_plan(self, valid, known_keys):
+        """The plan of a common simple case, or None: the one :meth:`_settle` would return.
+
+        The cases: one known meter, no power reading waiting for the meter's interval, and
+        either no idempotency keys and no time sent twice (every record becomes a row, in
+        order), or a replay: every record has a key stored for exactly its reading (every
+        record is a duplicate). C-level passes over the records replace the loop.
+        """
+        checker = self.checker
+        if checker.needs_intervals or len(checker.pairs) != 1:
+            return None
+        found = self.catalog.meters.get(next(iter(checker.pairs)))
+        if found is None:
+            return None
+        meter_pk = found[0]
+        stamps = list(map(itemgetter(3), valid))
+        amounts = map(itemgetter(4), valid)
+        if checker.key_groups:
+            if not known_keys or sum(map(len, checker.key_groups.values())) != len(valid):
+                return None
+            keys = list(map(itemgetter(6), valid))
+            sent = zip(keys, itertools.repeat(meter_pk), stamps, amounts, strict=False)
+            if list(map(known_keys.get, keys)) != list(sent):
+                return None
+            self.result.skipped_duplicate += len(valid)
+            return Plan(slots={meter_pk: {}})
+        slots = dict(zip(stamps, range(len(stamps)), strict=True))
+        if len(slots) != len(stamps):
+            return None  # a time sent twice: the loop tells repeats and conflicts apart
+        return Plan(
+            rows=list(zip(itertools.repeat(meter_pk), stamps, amounts, strict=False)),
+            owners=list(map(itemgetter(0), valid)),
+            slots={meter_pk: slots},
+        )
+
     def _write(self, plan):
         """Store the planned readings, then the keys of those that were accepted."""
         result, rows = self.result, plan.rows
@@ -235,33 +273,6 @@ class Ingestion:
         result.errors_truncated = self.errors.truncated
         result.duration_ms = round((time.perf_counter() - self.started) * 1000, 1)
         return result
-
-
-_collector_lock = threading.Lock()
-_collector_pauses = [0, False]  # [ingestions running, whether the collector was enabled]
-
-
-@contextmanager
-def collector_paused():
-    """Pause Python's cyclic garbage collector while ingestion runs (thread-safe, nested).
-
-    A 5,000-record batch allocates some 30,000 short-lived containers (records, tuples) that
-    reference counting frees and that form no cycles, yet they trigger a dozen collections,
-    and every so often a full one over the whole application's objects: about a quarter of
-    a batch's time, for nothing. Collection resumes when the last ingestion ends.
-    """
-    with _collector_lock:
-        if _collector_pauses[0] == 0:
-            _collector_pauses[1] = gc.isenabled()
-            gc.disable()
-        _collector_pauses[0] += 1
-    try:
-        yield
-    finally:
-        with _collector_lock:
-            _collector_pauses[0] -= 1
-            if _collector_pauses[0] == 0 and _collector_pauses[1]:
-                gc.enable()
 
 
 def ingest_batch(organization, records, source=None, on_conflict="reject", token_id=None):
@@ -318,10 +329,7 @@ def _log(kind, organization, token_id, source, total, result):
 
 
 def _unknown_site(site):
-    return (
-        f"site {site!r} does not exist and this organization does not create sites "
-        "automatically"
-    )
+    return f"site {site!r} does not exist and this organization does not create sites automatically"
 
 
 def _key_reused(key):
@@ -338,5 +346,5 @@ def _conflict(kept, sent, index):
 def _stored_conflict(stored, sent):
     return (
         f"{stored:g} kWh is already stored for this meter and time; this record gives "
-        f"{sent:g} kWh (send on_conflict \"update\" to replace it)"
+        f'{sent:g} kWh (send on_conflict "update" to replace it)'
     )

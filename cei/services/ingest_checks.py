@@ -129,6 +129,9 @@ class RecordChecker:
         # (site_id, meter_id) -> idempotency keys of the last call's valid records: a
         # factory's keys for one meter are neighbours in key order, scanned as a range.
         self.key_groups = {}
+        # Whether the last call met a power reading waiting for its meter's interval (then
+        # ``Ingestion`` settles the records one by one).
+        self.needs_intervals = False
 
     def check(self, records, first_index, fail):
         """Return the valid records as tuples, reporting the others to ``fail``.
@@ -144,9 +147,11 @@ class RecordChecker:
         units = self.units
         ts_get = cached_timestamps().get
         max_ts, min_ts = self.max_ts, self.min_ts
+        max_kwh, energy_kwh = MAX_KWH, ENERGY_KWH
         from_text = self.from_text
         pairs = self.pairs = set()
         key_groups = self.key_groups = {}
+        self.needs_intervals = False
         pair_keys = None
         # The last (site, meter) that passed: records usually come meter by meter, and an
         # equality test is cheaper than hashing a fresh string for a set lookup.
@@ -209,7 +214,7 @@ class RecordChecker:
 
             unit = get("unit")
             if unit is None or unit == "kWh":
-                factor, is_power = ENERGY_KWH
+                factor, is_power = energy_kwh
             else:
                 known = units.get(unit) if type(unit) is str else None
                 if known is None:
@@ -237,7 +242,7 @@ class RecordChecker:
                     fail(index, INVALID_VALUE, _not_a_number(get("value"), from_text))
                     continue
             # Written this way round so NaN (which compares false) fails too.
-            if not 0.0 <= value <= MAX_KWH:
+            if not 0.0 <= value <= max_kwh:
                 fail(index, INVALID_VALUE, _bad_number(value))
                 continue
 
@@ -257,16 +262,19 @@ class RecordChecker:
             else:
                 interval = None
 
-            amount = value * factor
             needs_interval = False
-            if is_power:
-                if interval is None:
-                    needs_interval = True
-                else:
-                    amount = amount * interval / 60
-            if amount > MAX_KWH:
-                fail(index, INVALID_VALUE, f"{value:g} {unit} is more than {MAX_KWH:g} kWh")
-                continue
+            if factor == 1.0 and not is_power:
+                amount = value  # kWh: already checked against the limit
+            else:
+                amount = value * factor
+                if is_power:
+                    if interval is None:
+                        needs_interval = self.needs_intervals = True
+                    else:
+                        amount = amount * interval / 60
+                if amount > max_kwh:
+                    fail(index, INVALID_VALUE, f"{value:g} {unit} is more than {MAX_KWH:g} kWh")
+                    continue
 
             key = get("idempotency_key")
             if key is not None:

@@ -55,6 +55,21 @@ def _by_meter(rows):
     yield from groups.items()
 
 
+class _AllOf:
+    """The timestamps of a meter's rows when all of them are stored: each one is in it."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size):
+        self.size = size
+
+    def __len__(self):
+        return self.size
+
+    def __contains__(self, ts):
+        return True
+
+
 class _Store:
     """What both stores share: comparing a batch with what is stored, finding keys."""
 
@@ -96,10 +111,16 @@ class _Store:
             if not stored_rows:
                 present[meter_pk] = ()
                 continue  # new readings: no need to index what was sent
+            if len(stored_rows) == len(group):
+                # A replay (all stored, all equal)? The batch's timestamps are distinct, so
+                # sorted pairs compare one to one; scans usually return them in time order.
+                pairs = sorted(
+                    zip(map(itemgetter(1), group), map(itemgetter(2), group), strict=True)
+                )
+                if pairs == stored_rows or pairs == sorted(stored_rows):
+                    present[meter_pk] = _AllOf(len(group))
+                    continue
             sent = dict(zip(map(itemgetter(1), group), map(itemgetter(2), group), strict=True))
-            if len(stored_rows) == len(sent) and dict(stored_rows) == sent:
-                present[meter_pk] = sent  # a replay: all stored, all equal
-                continue
             seen = present[meter_pk] = set()
             for ts, stored in stored_rows:
                 value = sent.get(ts)
@@ -152,7 +173,7 @@ class SqliteStore(_Store):
     UPDATE_READINGS = "UPDATE readings SET value = ? WHERE meter_pk = ? AND ts = ?"
     INSERT_KEYS = (
         "INSERT INTO ingest_keys (organization_id, key, meter_pk, ts, value) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        "VALUES ({organization}, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
     )
     SCAN_READINGS = (
         "SELECT ts, value FROM readings WHERE meter_pk = ? AND ts BETWEEN ? AND ? LIMIT ?"
@@ -227,8 +248,10 @@ class SqliteStore(_Store):
 
     def insert_keys(self, organization_id, rows):
         """Store ``(key, meter_pk, ts, value)`` rows; keys already stored are left alone."""
-        params = [(organization_id, *row) for row in rows]
-        return self._many(self.INSERT_KEYS, params) if params else 0
+        if not rows:
+            return 0
+        # The organization as a literal (an int): the rows go to the driver as they are.
+        return self._many(self.INSERT_KEYS.format(organization=int(organization_id)), rows)
 
 
 class PostgresStore(_Store):
@@ -278,8 +301,7 @@ class PostgresStore(_Store):
         "AND ts BETWEEN b.low AND b.high LIMIT b.lim) r"
     )
     PROBE_READINGS = (
-        "SELECT meter_pk, ts, value FROM readings "
-        "WHERE meter_pk = %s AND ts = ANY(%s::int8[])"
+        "SELECT meter_pk, ts, value FROM readings WHERE meter_pk = %s AND ts = ANY(%s::int8[])"
     )
     # Keys compare bytewise (the column's collation is "C"), as Python's min() and max().
     SCAN_KEYS = (
@@ -419,8 +441,7 @@ class PostgresStore(_Store):
         for row in rows:
             found[row[4] - 1].append(row)
         return [
-            rows if len(rows) < limit else None
-            for rows, limit in zip(found, limits, strict=True)
+            rows if len(rows) < limit else None for rows, limit in zip(found, limits, strict=True)
         ]
 
     def _probe_keys(self, organization_id, keys):
@@ -431,7 +452,9 @@ class PostgresStore(_Store):
         if not rows:
             return 0
         self._stage(
-            "ingest_stage_keys", "key, meter_pk, ts, value", ("text", "int4", "int8", "float8"),
+            "ingest_stage_keys",
+            "key, meter_pk, ts, value",
+            ("text", "int4", "int8", "float8"),
             rows,
         )
         return self._insert_absent(self.INSERT_KEYS, (organization_id,))

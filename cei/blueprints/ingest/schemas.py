@@ -90,8 +90,10 @@ class BatchRequestSchema(ma.Schema):
     )
     source = ma.fields.String(
         validate=validate.Length(max=200),
-        metadata={"description": "Free text naming the sender, for logs",
-                  "example": "factory-scada-line1"},
+        metadata={
+            "description": "Free text naming the sender, for logs",
+            "example": "factory-scada-line1",
+        },
     )
     on_conflict = ma.fields.String(
         load_default="reject",
@@ -122,8 +124,9 @@ class UploadErrorSchema(BatchErrorSchema):
 
     row = ma.fields.Integer(
         required=True,
-        metadata={"description": "Line of the file (the header is row 1, the first data "
-                  "row is row 2)"},
+        metadata={
+            "description": "Line of the file (the header is row 1, the first data row is row 2)"
+        },
     )
 
 
@@ -175,7 +178,8 @@ class UploadFormSchema(ma.Schema):
     meter_id = ma.fields.String(metadata={"description": "For rows without a meter"})
     unit = ma.fields.String(metadata={"description": f"For rows without a unit ({UNIT_NAMES})"})
     on_conflict = ma.fields.String(
-        load_default="reject", validate=validate.OneOf(ON_CONFLICT),
+        load_default="reject",
+        validate=validate.OneOf(ON_CONFLICT),
         metadata={"description": ON_CONFLICT_DOC},
     )
     source = ma.fields.String(metadata={"description": "Default: the file name"})

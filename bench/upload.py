@@ -31,6 +31,7 @@ from ingest import (  # noqa: E402 - the sibling bench script
     current_hour,
     ingest_token,
     make_records,
+    median_rate,
     meter_pk_postgres,
     meter_pk_sqlite,
     migrate,
@@ -46,9 +47,7 @@ def write_csv(path, rows):
     """Write ``rows`` readings (``METERS`` meters, 15-minute steps) as the runbook's CSV."""
     per_meter = -(-rows // METERS)
     end = current_hour()
-    stamps = [
-        (end - i * STEP).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(per_meter, 0, -1)
-    ]
+    stamps = [(end - i * STEP).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(per_meter, 0, -1)]
     written = 0
     with open(path, "w", encoding="utf-8", newline="") as out:
         out.write("timestamp_utc,site_id,meter_id,value,unit\n")
@@ -166,8 +165,8 @@ def main(argv=None):
             database = str(Path(workdir) / "upload.sqlite3")
 
             def bare(meter, batches):
-                rate = bare_sqlite(database, meter_pk_sqlite(database, meter), batches)
-                return {"bare insert": rate}
+                pk = meter_pk_sqlite(database, meter)
+                return {"bare insert": median_rate(5000, bare_sqlite(database, pk, range(batches)))}
 
             bench_backend("SQLite", "sqlite:///" + database, path, args.rows, workdir, bare)
         if not args.no_pg:
@@ -176,9 +175,10 @@ def main(argv=None):
             except Exception as exc:  # noqa: BLE001 - report and carry on without PG
                 print(f"\nPostgreSQL skipped: {str(exc).splitlines()[0]}")
                 return
+
             def bare(meter, batches):
-                meter_pk = meter_pk_postgres(url, meter)
-                return {"bare insert": bare_postgres(url, meter_pk, batches)}
+                pk = meter_pk_postgres(url, meter)
+                return {"bare insert": median_rate(5000, bare_postgres(url, pk, range(batches)))}
 
             bench_backend("PostgreSQL", url, path, args.rows, workdir, bare)
 

@@ -14,7 +14,6 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +37,7 @@ from ingest import (  # noqa: E402 - the sibling bench script
     prepare_postgres,
     serving,
 )
+from reads import RssSampler, memory_kb  # noqa: E402 - the sibling bench script
 
 METERS = 20
 STEP = timedelta(minutes=15)
@@ -62,14 +62,6 @@ def write_csv(path, rows):
     return os.path.getsize(path)
 
 
-def memory_kb(pid, field):
-    """Return a memory figure (kB) of process ``pid`` from /proc/<pid>/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
 def reset_peak(pid):
     """Reset the process's VmHWM (sign-up's password hashing peaked far above the upload)."""
     try:
@@ -78,26 +70,12 @@ def reset_peak(pid):
         pass  # not permitted: VmHWM then includes earlier peaks; the sampled peak still holds
 
 
-class PeakSampler(threading.Thread):
-    """Samples a process's VmRSS until stopped; keeps the peak."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.peak = memory_kb(pid, "VmRSS")
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.wait(0.05):
-            self.peak = max(self.peak, memory_kb(self.pid, "VmRSS"))
-
-
 def upload(server, token, path):
     """Upload the CSV at ``path``; return (seconds, result JSON, memory figures in MB)."""
     pid = server.worker_pid()
     reset_peak(pid)
     before = memory_kb(pid, "VmRSS")
-    sampler = PeakSampler(pid)
+    sampler = RssSampler(pid)
     sampler.start()
     with open(path, "rb") as data:
         started = time.perf_counter()

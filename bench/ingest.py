@@ -60,6 +60,15 @@ def prepare_postgres(url):
     return url
 
 
+def postgres_or_none(url):
+    """Prepare the bench database and return its URL, or print why not and return None."""
+    try:
+        return prepare_postgres(url)
+    except Exception as exc:  # noqa: BLE001 - report and carry on without PG
+        print(f"\nPostgreSQL skipped: {str(exc).splitlines()[0]}")
+        return None
+
+
 def migrate(url):
     """Create the schema in the database at ``url``."""
     sys.path.insert(0, str(ROOT))
@@ -466,10 +475,8 @@ def main(argv=None):
 
             bench_backend("SQLite", "sqlite:///" + path, bare, args.batches, workdir)
         if not args.no_pg:
-            try:
-                url = prepare_postgres(args.pg_url)
-            except Exception as exc:  # noqa: BLE001 - report and carry on without PG
-                print(f"\nPostgreSQL skipped: {str(exc).splitlines()[0]}")
+            url = postgres_or_none(args.pg_url)
+            if url is None:
                 return
 
             def bare(meter, blocks):

@@ -34,7 +34,7 @@ from ingest import (  # noqa: E402 - the sibling bench script
     meter_pk_postgres,
     meter_pk_sqlite,
     migrate,
-    prepare_postgres,
+    postgres_or_none,
     serving,
 )
 from reads import RssSampler, memory_kb  # noqa: E402 - the sibling bench script
@@ -149,10 +149,8 @@ def main(argv=None):
 
             bench_backend("SQLite", "sqlite:///" + database, path, args.rows, workdir, bare)
         if not args.no_pg:
-            try:
-                url = prepare_postgres(args.pg_url)
-            except Exception as exc:  # noqa: BLE001 - report and carry on without PG
-                print(f"\nPostgreSQL skipped: {str(exc).splitlines()[0]}")
+            url = postgres_or_none(args.pg_url)
+            if url is None:
                 return
 
             def bare(meter, batches):

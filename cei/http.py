@@ -12,6 +12,17 @@ from cei.jsonio import loads
 
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Endpoints that parse their JSON body themselves, from ``g.json_raw`` (see reads_raw_json).
+RAW_JSON_ENDPOINTS = set()
+
+
+def reads_raw_json(endpoint):
+    """Leave the parsing of ``endpoint``'s JSON body to the endpoint (it gets ``g.json_raw``).
+
+    The body is still read, and its size checked, before the endpoint runs; the endpoint
+    calls :func:`parse_json` for a plain parse with the usual ``MALFORMED_JSON`` answer.
+    """
+    RAW_JSON_ENDPOINTS.add(endpoint)
 
 
 def assign_request_id():
@@ -32,18 +43,24 @@ def parse_json_body():
     if len(raw) > limit:
         api_abort(413, "PAYLOAD_TOO_LARGE", f"JSON body larger than {limit} bytes")
     # Keep the bytes for anything (webargs) that reads the body again.
-    request._cached_data = raw
-    if not raw.strip():
-        g.json_body = None
+    request._cached_data = g.json_raw = raw
+    if request.endpoint in RAW_JSON_ENDPOINTS:
         return
+    g.json_body = parse_json(raw)
+    request._cached_json = (g.json_body, g.json_body)
+
+
+def parse_json(raw):
+    """Return the JSON document in ``raw`` (None when blank), or answer 400 MALFORMED_JSON."""
+    if not raw.strip():
+        return None
     try:
         # A batch parses into thousands of dicts that form no cycles: the collector's
         # passes over them during parsing would be wasted.
         with collector_paused():
-            g.json_body = loads(raw)
+            return loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         api_abort(400, "MALFORMED_JSON", "Request body is not valid JSON", detail=str(exc)[:200])
-    request._cached_json = (g.json_body, g.json_body)
 
 
 def _json_limit():

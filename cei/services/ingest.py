@@ -27,6 +27,7 @@ from cei.gcpause import collector_paused
 from cei.services.ingest_catalog import Catalog, infer_intervals
 from cei.services.ingest_checks import INVALID_VALUE, MAX_KWH, RecordChecker
 from cei.services.ingest_csv import read_chunks
+from cei.services.ingest_fast import check_typed
 from cei.services.ingest_store import store_for
 
 log = logging.getLogger("cei.ingest")
@@ -132,8 +133,22 @@ class Ingestion:
         """Run ``records`` (indexed from ``first_index``) through the pipeline."""
         self.first_index, self.row_numbers = first_index, row_numbers
         valid = self.checker.check(records, first_index, self.fail)
-        if not valid:
-            return
+        if valid:
+            self._process(valid)
+
+    def add_typed(self, records):
+        """Run typed records (:mod:`ingest_fast`) through the pipeline, if all are valid.
+
+        Returns False, having stored nothing, when some record needs the per-record checks.
+        """
+        valid = check_typed(self.checker, records)
+        if valid is None:
+            return False
+        self._process(valid)
+        return True
+
+    def _process(self, valid):
+        """Resolve, settle and write the checked records ``valid``."""
         declared = self.checker.declared_intervals
         self.catalog.resolve(
             self.checker.pairs, lambda missing: infer_intervals(valid, missing, declared)
@@ -214,9 +229,10 @@ class Ingestion:
         """The plan of a common simple case, or None: the one :meth:`_settle` would return.
 
         The cases: one known meter, no power reading waiting for the meter's interval, and
-        either no idempotency keys and no time sent twice (every record becomes a row, in
-        order), or a replay: every record has a key stored for exactly its reading (every
-        record is a duplicate). C-level passes over the records replace the loop.
+        either no time and no idempotency key sent twice and none of the keys stored (every
+        record becomes a row, in order, with its key if it has one), or a replay: every
+        record has a key stored for exactly its reading (every record is a duplicate).
+        C-level passes over the records replace the loop.
         """
         checker = self.checker
         if checker.needs_intervals or len(checker.pairs) != 1:
@@ -226,23 +242,30 @@ class Ingestion:
             return None
         meter_pk = found[0]
         stamps = list(map(itemgetter(3), valid))
-        amounts = map(itemgetter(4), valid)
+        amounts = list(map(itemgetter(4), valid))
+        keys = None
         if checker.key_groups:
-            if not known_keys or sum(map(len, checker.key_groups.values())) != len(valid):
-                return None
+            if sum(map(len, checker.key_groups.values())) != len(valid):
+                return None  # some records without a key
             keys = list(map(itemgetter(6), valid))
-            sent = zip(keys, itertools.repeat(meter_pk), stamps, amounts, strict=False)
-            if list(map(known_keys.get, keys)) != list(sent):
-                return None
-            self.result.skipped_duplicate += len(valid)
-            return Plan(slots={meter_pk: {}})
+            known = list(map(known_keys.get, keys)) if known_keys else None
+            if known is not None and known.count(None) != len(known):
+                sent = zip(keys, itertools.repeat(meter_pk), stamps, amounts, strict=False)
+                if known != list(sent):
+                    return None  # some keys known, or known for another reading
+                self.result.skipped_duplicate += len(valid)
+                return Plan(slots={meter_pk: {}})
+            if len(set(keys)) != len(keys):
+                return None  # a key sent twice: the loop tells repeats and reuses apart
         slots = dict(zip(stamps, range(len(stamps)), strict=True))
         if len(slots) != len(stamps):
             return None  # a time sent twice: the loop tells repeats and conflicts apart
+        meter_pks = itertools.repeat(meter_pk)
         return Plan(
-            rows=list(zip(itertools.repeat(meter_pk), stamps, amounts, strict=False)),
+            rows=list(zip(meter_pks, stamps, amounts, strict=False)),
             owners=list(map(itemgetter(0), valid)),
             slots={meter_pk: slots},
+            keys=[] if keys is None else list(zip(keys, meter_pks, stamps, amounts, strict=False)),
         )
 
     def _write(self, plan):
@@ -280,6 +303,21 @@ def ingest_batch(organization, records, source=None, on_conflict="reject", token
     with collector_paused():
         ingestion = Ingestion(organization, on_conflict)
         ingestion.add(records)
+        result = ingestion.finish()
+    _log("batch", organization, token_id, source, len(records), result)
+    return result
+
+
+def ingest_typed_batch(organization, records, source=None, on_conflict="reject", token_id=None):
+    """Like :func:`ingest_batch` for :class:`~ingest_fast.TypedRecord` records.
+
+    Returns None, having stored nothing, when some record needs the per-record checks: then
+    the caller runs the batch's plain JSON records through :func:`ingest_batch`.
+    """
+    with collector_paused():
+        ingestion = Ingestion(organization, on_conflict)
+        if not ingestion.add_typed(records):
+            return None
         result = ingestion.finish()
     _log("batch", organization, token_id, source, len(records), result)
     return result

@@ -1,0 +1,181 @@
+"""The fast path of ``/timeseries/batch``: well-formed batches, checked column by column.
+
+Most batches a factory sends are entirely well formed. For them, msgspec decodes the body
+straight into typed records and checks each field's type, range and length in C while it
+parses; what is left (identifiers, the time window, idempotency keys) is checked over whole
+columns with C-level passes (``map``, ``min``, ``max``, ``count``) instead of record by record.
+
+The fast path only vouches for batches it can answer exactly as the per-record checks of
+:mod:`cei.services.ingest_checks` would. Anything else (a wrong type anywhere, a naive or
+future timestamp, a power unit, a blank or unusual key …) makes :func:`decode_batch` or
+:func:`check_typed` return None, and the batch takes the per-record path, which finds and
+reports every bad record. Declining happens before anything touches the database.
+"""
+
+from datetime import UTC, datetime, timedelta
+from itertools import repeat
+from operator import add, attrgetter, floordiv, mul, sub
+from typing import Annotated, Literal
+
+import msgspec
+
+from cei.services.ingest_checks import (
+    MAX_ID_LENGTH,
+    MAX_INTERVAL_MINUTES,
+    MAX_KEY_LENGTH,
+    MAX_KWH,
+    UNITS,
+    text_problem,
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+# Energy units only: a power reading may need its meter's interval, which the per-record
+# path settles. None (no unit) is kWh.
+ENERGY_UNITS = ("Wh", "kWh", "MWh")
+KWH_PER_UNIT = {None: 1.0, **{unit: UNITS[unit.lower()][0] for unit in ENERGY_UNITS}}
+
+
+class TypedRecord(msgspec.Struct, gc=False):
+    """A record as the fast path accepts it (DESIGN §4); other fields are ignored."""
+
+    site_id: str
+    meter_id: str
+    timestamp_utc: Annotated[datetime, msgspec.Meta(tz=True)]
+    value: Annotated[float, msgspec.Meta(ge=0.0, le=MAX_KWH)]
+    unit: Literal[ENERGY_UNITS] | None = None
+    interval_minutes: Annotated[int, msgspec.Meta(ge=1, le=MAX_INTERVAL_MINUTES)] | None = None
+    idempotency_key: Annotated[str, msgspec.Meta(max_length=MAX_KEY_LENGTH)] | None = None
+
+
+class TypedBatch(msgspec.Struct, gc=False):
+    """A batch body whose records are all :class:`TypedRecord`."""
+
+    records: list[TypedRecord]
+    source: str | None = None
+    on_conflict: str | None = None
+
+
+_decoder = msgspec.json.Decoder(TypedBatch)
+_site, _meter, _moment, _value, _unit, _interval, _key = (
+    attrgetter(name)
+    for name in (
+        "site_id",
+        "meter_id",
+        "timestamp_utc",
+        "value",
+        "unit",
+        "interval_minutes",
+        "idempotency_key",
+    )
+)
+
+
+def decode_batch(raw):
+    """Return the :class:`TypedBatch` in the JSON bytes ``raw``, or None when it is not one."""
+    try:
+        return _decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def check_typed(checker, records, first_index=0):
+    """Return what ``checker.check(records)`` would for typed, all-valid records, or None.
+
+    ``checker`` is the :class:`~cei.services.ingest_checks.RecordChecker` of the ingestion:
+    its remembered identifiers, pairs, key groups and declared intervals are updated just as
+    its own loop updates them. None means some record needs the per-record checks; then the
+    checker is left as it was, except for identifiers found good.
+    """
+    count = len(records)
+    if not count:
+        return None
+    sites = list(map(_site, records))
+    meters = list(map(_meter, records))
+    site_ids, meter_ids = _distinct(sites), _distinct(meters)
+    if not (_good_ids(checker, site_ids) and _good_ids(checker, meter_ids)):
+        return None
+    stamps = list(map(floordiv, map(sub, map(_moment, records), repeat(EPOCH)), repeat(SECOND)))
+    if min(stamps) < checker.min_ts or max(stamps) > checker.max_ts:
+        return None
+    amounts = _amounts(records)
+    if amounts is None:
+        return None
+    keys = list(map(_key, records))
+    if not _plain_keys(keys):
+        return None
+    single = len(site_ids) == 1 and len(meter_ids) == 1
+    pairs = {(sites[0], meters[0])} if single else set(zip(sites, meters, strict=True))
+    intervals = list(map(_interval, records))
+    if intervals.count(None) != count:
+        _declare_intervals(checker, sites, meters, intervals, single)
+    checker.pairs = pairs
+    checker.key_groups = _key_groups(sites, meters, keys, single)
+    checker.needs_intervals = False
+    indices = range(first_index, first_index + count)
+    return list(zip(indices, sites, meters, stamps, amounts, repeat(False), keys, strict=False))
+
+
+def _distinct(column):
+    """The distinct values of ``column``; one equality pass when they are all the same."""
+    first = column[0]
+    return {first} if column.count(first) == len(column) else set(column)
+
+
+def _good_ids(checker, ids):
+    """Whether every site or meter id in the set ``ids`` passes the identifier rule."""
+    good = checker.good_ids
+    for value in ids:
+        if value not in good:
+            if text_problem(value, "id", MAX_ID_LENGTH):
+                return False
+            good.add(value)
+    return True
+
+
+def _amounts(records):
+    """The records' values in kWh (zero as plain zero), or None when one is out of range."""
+    values = list(map(_value, records))
+    units = _distinct(list(map(_unit, records)))
+    if not units <= {None, "kWh"}:
+        values = list(map(mul, values, map(KWH_PER_UNIT.__getitem__, map(_unit, records))))
+        if max(values) > MAX_KWH:
+            return None
+    if 0.0 in values:
+        values = list(map(add, values, repeat(0.0)))  # -0.0 + 0.0 is 0.0
+    return values
+
+
+def _plain_keys(keys):
+    """Whether every key is absent or a printable, non-blank string."""
+    present = keys if None not in keys else [key for key in keys if key is not None]
+    if not present:
+        return True
+    if "" in present or not all(map(str.isprintable, present)):
+        return False
+    return not any(map(str.isspace, present))
+
+
+def _key_groups(sites, meters, keys, single):
+    """``{(site_id, meter_id): [keys in record order]}``, as the per-record checks build it."""
+    if single:
+        present = keys if None not in keys else [key for key in keys if key is not None]
+        return {(sites[0], meters[0]): present} if present else {}
+    groups = {}
+    for site, meter, key in zip(sites, meters, keys, strict=True):
+        if key is not None:
+            groups.setdefault((site, meter), []).append(key)
+    return groups
+
+
+def _declare_intervals(checker, sites, meters, intervals, single):
+    """Remember the first interval each (site, meter) pair declares, as the loop does."""
+    declared = checker.declared_intervals
+    if single:
+        pair = (sites[0], meters[0])
+        if pair not in declared:
+            declared[pair] = next(minutes for minutes in intervals if minutes is not None)
+        return
+    for site, meter, minutes in zip(sites, meters, intervals, strict=True):
+        if minutes is not None and (site, meter) not in declared:
+            declared[site, meter] = minutes

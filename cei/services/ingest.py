@@ -27,7 +27,7 @@ from cei.gcpause import collector_paused
 from cei.services.ingest_catalog import Catalog, infer_intervals
 from cei.services.ingest_checks import INVALID_VALUE, MAX_KWH, RecordChecker
 from cei.services.ingest_csv import read_chunks
-from cei.services.ingest_fast import check_typed
+from cei.services.ingest_fast import Columns, check_columns
 from cei.services.ingest_store import store_for
 
 log = logging.getLogger("cei.ingest")
@@ -141,17 +141,18 @@ class Ingestion:
 
         Returns False, having stored nothing, when some record needs the per-record checks.
         """
-        valid = check_typed(self.checker, records)
-        if valid is None:
+        columns = check_columns(self.checker, records)
+        if columns is None:
             return False
-        self._process(valid)
+        self._process(columns)
         return True
 
     def _process(self, valid):
-        """Resolve, settle and write the checked records ``valid``."""
+        """Resolve, settle and write the checked records (tuples, or :class:`Columns`)."""
         declared = self.checker.declared_intervals
         self.catalog.resolve(
-            self.checker.pairs, lambda missing: infer_intervals(valid, missing, declared)
+            self.checker.pairs,
+            lambda missing: infer_intervals(_tuples(valid), missing, declared),
         )
         groups = self.checker.key_groups
         known_keys = (
@@ -168,6 +169,7 @@ class Ingestion:
         plan = self._simple_plan(valid, known_keys)
         if plan is not None:
             return plan
+        valid = _tuples(valid)
         fail, update = self.fail, self.update
         meters = self.catalog.meters
         plan = Plan()
@@ -241,13 +243,10 @@ class Ingestion:
         if found is None:
             return None
         meter_pk = found[0]
-        stamps = list(map(itemgetter(3), valid))
-        amounts = list(map(itemgetter(4), valid))
-        keys = None
+        owners, stamps, amounts, keys = _columns(valid)
         if checker.key_groups:
             if sum(map(len, checker.key_groups.values())) != len(valid):
                 return None  # some records without a key
-            keys = list(map(itemgetter(6), valid))
             known = list(map(known_keys.get, keys)) if known_keys else None
             if known is not None and known.count(None) != len(known):
                 sent = zip(keys, itertools.repeat(meter_pk), stamps, amounts, strict=False)
@@ -261,11 +260,12 @@ class Ingestion:
         if len(slots) != len(stamps):
             return None  # a time sent twice: the loop tells repeats and conflicts apart
         meter_pks = itertools.repeat(meter_pk)
+        keyed = bool(checker.key_groups)
         return Plan(
             rows=list(zip(meter_pks, stamps, amounts, strict=False)),
-            owners=list(map(itemgetter(0), valid)),
+            owners=owners,
             slots={meter_pk: slots},
-            keys=[] if keys is None else list(zip(keys, meter_pks, stamps, amounts, strict=False)),
+            keys=list(zip(keys, meter_pks, stamps, amounts, strict=False)) if keyed else [],
         )
 
     def _write(self, plan):
@@ -296,6 +296,18 @@ class Ingestion:
         result.errors_truncated = self.errors.truncated
         result.duration_ms = round((time.perf_counter() - self.started) * 1000, 1)
         return result
+
+
+def _tuples(valid):
+    """Checked records as tuples, whether they come as tuples or as :class:`Columns`."""
+    return valid.tuples() if isinstance(valid, Columns) else valid
+
+
+def _columns(valid):
+    """``(indices, stamps, amounts, keys)`` of checked records (tuples or :class:`Columns`)."""
+    if isinstance(valid, Columns):
+        return valid.indices, valid.stamps, valid.amounts, valid.keys
+    return tuple(list(map(itemgetter(field), valid)) for field in (0, 3, 4, 6))
 
 
 def ingest_batch(organization, records, source=None, on_conflict="reject", token_id=None):

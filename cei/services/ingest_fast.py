@@ -78,8 +78,55 @@ def decode_batch(raw):
         return None
 
 
+class Columns:
+    """Checked records column by column: what :func:`check_columns` returns.
+
+    The pipeline's simple cases work on whole columns; :meth:`tuples` gives the records as
+    the per-record checks return them, for the general case.
+    """
+
+    __slots__ = ("first_index", "sites", "meters", "stamps", "amounts", "keys")
+
+    def __init__(self, first_index, sites, meters, stamps, amounts, keys):
+        self.first_index = first_index
+        self.sites, self.meters = sites, meters
+        self.stamps, self.amounts, self.keys = stamps, amounts, keys
+
+    def __len__(self):
+        return len(self.stamps)
+
+    @property
+    def indices(self):
+        """The records' indices in the batch."""
+        return range(self.first_index, self.first_index + len(self.stamps))
+
+    def tuples(self):
+        """The records as ``(index, site_id, meter_id, ts, kWh, False, key)`` tuples."""
+        return list(
+            zip(
+                self.indices,
+                self.sites,
+                self.meters,
+                self.stamps,
+                self.amounts,
+                repeat(False),
+                self.keys,
+                strict=False,
+            )
+        )
+
+
 def check_typed(checker, records, first_index=0):
     """Return what ``checker.check(records)`` would for typed, all-valid records, or None.
+
+    See :func:`check_columns`; this is its answer as tuples.
+    """
+    columns = check_columns(checker, records, first_index)
+    return None if columns is None else columns.tuples()
+
+
+def check_columns(checker, records, first_index=0):
+    """Check typed records column by column; return :class:`Columns`, or None.
 
     ``checker`` is the :class:`~cei.services.ingest_checks.RecordChecker` of the ingestion:
     its remembered identifiers, pairs, key groups and declared intervals are updated just as
@@ -111,8 +158,7 @@ def check_typed(checker, records, first_index=0):
     checker.pairs = pairs
     checker.key_groups = _key_groups(sites, meters, keys, single)
     checker.needs_intervals = False
-    indices = range(first_index, first_index + count)
-    return list(zip(indices, sites, meters, stamps, amounts, repeat(False), keys, strict=False))
+    return Columns(first_index, sites, meters, stamps, amounts, keys)
 
 
 def epoch_seconds(stamps):

@@ -340,15 +340,16 @@ def test_power_reading_with_interval_is_stored_by_fallback(ingest):
 
 def test_well_formed_batch_takes_fast_path(ingest, monkeypatch):
     results = []
-    original = ingest_fast.check_typed
+    original = ingest_fast.check_columns
 
     def counting(*args, **kwargs):
         results.append(original(*args, **kwargs))
         return results[-1]
 
     # ingest.py binds the name at import: patch it where it is looked up, and at its source.
-    monkeypatch.setattr(ingest_fast, "check_typed", counting)
-    monkeypatch.setattr(ingest_service, "check_typed", counting, raising=False)
+    monkeypatch.setattr(ingest_fast, "check_columns", counting)
+    monkeypatch.setattr(ingest_service, "check_columns", counting, raising=False)
     body = ingest.send([live(1), live(2, unit="Wh", value=500)])
     assert body["ingested"] == 2
-    assert len(results) == 1 and isinstance(results[0], list) and len(results[0]) == 2
+    assert len(results) == 1 and isinstance(results[0], ingest_fast.Columns)
+    assert len(results[0]) == 2

@@ -57,6 +57,25 @@ def _by_meter(rows):
     yield from groups.items()
 
 
+def _same_readings(rows, stored_rows):
+    """Whether ``stored_rows`` ``(ts, value)`` are exactly the ``(meter_pk, ts, value)`` rows.
+
+    The rows' timestamps are distinct. Batches come in time order, either way round, and
+    scans return rows in time order: whole columns compare first, sorted pairs otherwise.
+    """
+    stamps = list(map(itemgetter(1), rows))
+    stored_stamps = list(map(itemgetter(0), stored_rows))
+    if stamps == stored_stamps:
+        return list(map(itemgetter(2), rows)) == list(map(itemgetter(1), stored_rows))
+    stored_stamps.reverse()
+    if stamps == stored_stamps:
+        values = list(map(itemgetter(1), stored_rows))
+        values.reverse()
+        return list(map(itemgetter(2), rows)) == values
+    pairs = sorted(zip(stamps, map(itemgetter(2), rows), strict=True))
+    return pairs == sorted(stored_rows)
+
+
 class _AllOf:
     """The timestamps of a meter's rows when all of them are stored: each one is in it."""
 
@@ -113,15 +132,9 @@ class _Store:
             if not stored_rows:
                 present[meter_pk] = ()
                 continue  # new readings: no need to index what was sent
-            if len(stored_rows) == len(group):
-                # A replay (all stored, all equal)? The batch's timestamps are distinct, so
-                # sorted pairs compare one to one; scans usually return them in time order.
-                pairs = sorted(
-                    zip(map(itemgetter(1), group), map(itemgetter(2), group), strict=True)
-                )
-                if pairs == stored_rows or pairs == sorted(stored_rows):
-                    present[meter_pk] = _AllOf(len(group))
-                    continue
+            if len(stored_rows) == len(group) and _same_readings(group, stored_rows):
+                present[meter_pk] = _AllOf(len(group))
+                continue
             sent = dict(zip(map(itemgetter(1), group), map(itemgetter(2), group), strict=True))
             seen = present[meter_pk] = set()
             for ts, stored in stored_rows:

@@ -70,3 +70,14 @@ def test_a_batch_spread_thinly_over_a_long_history(connection):
     )
     assert inserted == 1
     assert differing == {(3, 4010): (1.0, 7.0)}
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending", "shuffled"])
+def test_replays_in_any_order_are_duplicates_and_one_changed_value_is_found(connection, order):
+    rows = [(4, ts, ts / 10) for ts in range(1000, 1600, 10)]
+    assert SqliteStore(connection).write_readings(rows) == (60, 0, {})
+    sent = {"ascending": rows, "descending": rows[::-1], "shuffled": rows[1::2] + rows[::2]}
+    replay = sent[order]
+    assert SqliteStore(connection).write_readings(replay) == (0, 0, {})
+    changed = [(4, ts, value + 1 if ts == 1250 else value) for _, ts, value in replay]
+    assert SqliteStore(connection).write_readings(changed) == (0, 0, {(4, 1250): (125.0, 126.0)})

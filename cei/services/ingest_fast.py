@@ -148,7 +148,8 @@ def check_columns(checker, records, first_index=0):
     if amounts is None:
         return None
     keys = list(map(_key, records))
-    if not _plain_keys(keys):
+    keyless = keys.count(None) == count
+    if not (keyless or _plain_keys(keys)):
         return None
     single = len(site_ids) == 1 and len(meter_ids) == 1
     pairs = {(sites[0], meters[0])} if single else set(zip(sites, meters, strict=True))
@@ -156,7 +157,7 @@ def check_columns(checker, records, first_index=0):
     if intervals.count(None) != count:
         _declare_intervals(checker, sites, meters, intervals, single)
     checker.pairs = pairs
-    checker.key_groups = _key_groups(sites, meters, keys, single)
+    checker.key_groups = {} if keyless else _key_groups(sites, meters, keys, single)
     checker.needs_intervals = False
     return Columns(first_index, sites, meters, stamps, amounts, keys)
 

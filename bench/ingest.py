@@ -536,7 +536,12 @@ def interleaved_shares(sender, bare, rounds):
     readings+keys insert, and, for information, with a bare readings-only insert run right
     after the HTTP batch.
     """
-    pairs = (("new 5000", BARE), ("new 5000 + keys", BARE_KEYED), ("new 5000 + keys", BARE))
+    pairs = (
+        ("new 5000", BARE),
+        ("replay 5000", BARE),
+        ("new 5000 + keys", BARE_KEYED),
+        ("new 5000 + keys", BARE),
+    )
     ratios = {pair: [] for pair in pairs}
     sender.run([make_records("interleaved", 1, 0)], "ingested")  # creates the meters
     sender.run([make_records("interleaved-keys", 1, 0, keys=True)], "ingested")
@@ -544,6 +549,10 @@ def interleaved_shares(sender, bare, rounds):
         bare_seconds = bare("bare", [bare_block])[0]
         run = sender.run([make_records("interleaved", 5000, block)], "ingested")
         ratios["new 5000", BARE].append(bare_seconds / run.seconds[0])
+    for block, bare_block in zip(range(1, rounds + 1), bare_blocks(rounds, 5), strict=True):
+        bare_seconds = bare("bare", [bare_block])[0]
+        run = sender.run([make_records("interleaved", 5000, block)], "skipped_duplicate")
+        ratios["replay 5000", BARE].append(bare_seconds / run.seconds[0])
     keyed = zip(range(1, rounds + 1), bare_blocks(rounds, 3), bare_blocks(rounds, 4), strict=True)
     for block, keyed_block, bare_block in keyed:
         keyed_seconds = bare("bare", [keyed_block], keys=True)[0]
@@ -560,6 +569,11 @@ def interleaved_shares(sender, bare, rounds):
 NEW_SHARE_OF_BARE = 0.4
 TARGET_SHARES = (("new 5000", BARE), ("new 5000 + keys", BARE_KEYED))
 REPLAY_RATE = {"SQLite": 200_000}
+# DESIGN §4 measured the bare sqlite3 executemany at about 400k records/s on this machine
+# (220k/s = 0.55× bare): 200k/s replays there are half the bare rate. This VM's speed swings
+# by up to 2× within minutes, so the replay target is also judged as that share, measured
+# interleaved with bare inserts (free of drift).
+REPLAY_SHARE_OF_BARE = {"SQLite": 0.5}
 
 
 def print_targets(name, figures, shares):
@@ -575,6 +589,11 @@ def print_targets(name, figures, shares):
             rate, target = figures[label].rate, REPLAY_RATE[name]
             verdict = "met" if rate >= target else "MISSED"
             print(f"    {label:<26} {rate:>10,.0f} / {target:>9,.0f}  {verdict}")
+    if name in REPLAY_SHARE_OF_BARE:
+        share, target = shares["replay 5000", BARE], REPLAY_SHARE_OF_BARE[name]
+        verdict = "met" if share >= target else "MISSED"
+        label = "replay 5000 (interleaved)"
+        print(f"    {label:<26} {share:>9.2f}× / {target:.2f}× {BARE:<19}  {verdict}")
 
 
 def main(argv=None):

@@ -56,18 +56,6 @@ class TypedBatch(msgspec.Struct, gc=False):
 
 _decoder = msgspec.json.Decoder(TypedBatch)
 _tzinfo = attrgetter("tzinfo")
-_site, _meter, _stamp, _value, _unit, _interval, _key = (
-    attrgetter(name)
-    for name in (
-        "site_id",
-        "meter_id",
-        "timestamp_utc",
-        "value",
-        "unit",
-        "interval_minutes",
-        "idempotency_key",
-    )
-)
 
 
 def decode_batch(raw):
@@ -136,24 +124,24 @@ def check_columns(checker, records, first_index=0):
     count = len(records)
     if not count:
         return None
-    sites = list(map(_site, records))
-    meters = list(map(_meter, records))
+    # One C-level transposition of the records into their seven columns (tuples).
+    sites, meters, texts, values, units, intervals, keys = zip(
+        *map(msgspec.structs.astuple, records), strict=True
+    )
     site_ids, meter_ids = _distinct(sites), _distinct(meters)
     if not (_good_ids(checker, site_ids) and _good_ids(checker, meter_ids)):
         return None
-    stamps = epoch_seconds(list(map(_stamp, records)))
+    stamps = epoch_seconds(texts)
     if stamps is None or min(stamps) < checker.min_ts or max(stamps) > checker.max_ts:
         return None
-    amounts = _amounts(records)
+    amounts = _amounts(values, units)
     if amounts is None:
         return None
-    keys = list(map(_key, records))
     keyless = keys.count(None) == count
     if not (keyless or _plain_keys(keys)):
         return None
     single = len(site_ids) == 1 and len(meter_ids) == 1
     pairs = {(sites[0], meters[0])} if single else set(zip(sites, meters, strict=True))
-    intervals = list(map(_interval, records))
     if intervals.count(None) != count:
         _declare_intervals(checker, sites, meters, intervals, single)
     checker.pairs = pairs
@@ -197,12 +185,12 @@ def _good_ids(checker, ids):
     return True
 
 
-def _amounts(records):
-    """The records' values in kWh (zero as plain zero), or None when one is out of range."""
-    values = list(map(_value, records))
-    units = _distinct(list(map(_unit, records)))
-    if not units <= {None, "kWh"}:
-        values = list(map(mul, values, map(KWH_PER_UNIT.__getitem__, map(_unit, records))))
+def _amounts(values, units):
+    """The values in kWh (zero as plain zero) as a list, or None when one is out of range."""
+    if _distinct(units) <= {None, "kWh"}:
+        values = list(values)
+    else:
+        values = list(map(mul, values, map(KWH_PER_UNIT.__getitem__, units)))
         if max(values) > MAX_KWH:
             return None
     if 0.0 in values:
@@ -225,7 +213,7 @@ def _plain_keys(keys):
 def _key_groups(sites, meters, keys, single):
     """``{(site_id, meter_id): [keys in record order]}``, as the per-record checks build it."""
     if single:
-        present = keys if None not in keys else [key for key in keys if key is not None]
+        present = list(keys) if None not in keys else [key for key in keys if key is not None]
         return {(sites[0], meters[0]): present} if present else {}
     groups = {}
     for site, meter, key in zip(sites, meters, keys, strict=True):

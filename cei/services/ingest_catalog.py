@@ -28,15 +28,27 @@ _FIND_METERS = (
 )
 
 
+# One site or meter (most batches): plain equality, whose compiled form SQLAlchemy caches;
+# an expanding IN list is rendered anew on every execution.
+_FIND_SITE = (
+    "SELECT site_id, id FROM sites WHERE organization_id = :organization_id AND site_id = :site_id"
+)
+_FIND_METER = (
+    "SELECT site_pk, meter_id, id, interval_minutes FROM meters "
+    "WHERE organization_id = :organization_id AND site_pk = :site_pk "
+    "AND meter_id = :meter_id"
+)
+
+
 def _lookups(lock=""):
     sites = text(_FIND_SITES + lock).bindparams(bindparam("site_ids", expanding=True))
     meters = text(_FIND_METERS + lock).bindparams(
         bindparam("site_pks", expanding=True), bindparam("meter_ids", expanding=True)
     )
-    return sites, meters
+    return sites, meters, text(_FIND_SITE + lock), text(_FIND_METER + lock)
 
 
-# dialect name -> (find sites, find meters)
+# dialect name -> (find sites, find meters, find one site, find one meter)
 LOOKUPS = {"sqlite": _lookups(), "postgresql": _lookups(" FOR KEY SHARE")}
 
 # Bound parameters per statement, safely below SQLite's limit (32,766).
@@ -63,7 +75,7 @@ class Catalog:
     def __init__(self, connection, organization):
         self.connection = connection
         self.dialect = connection.dialect.name
-        self.find_sites, self.find_meters = LOOKUPS[self.dialect]
+        self.find_sites, self.find_meters, self.find_site, self.find_meter = LOOKUPS[self.dialect]
         self.locked = False
         self.organization_id = organization.id
         self.timezone = organization.timezone or "UTC"
@@ -141,6 +153,12 @@ class Catalog:
         self.unknown_sites.update(missing)
 
     def _load_sites(self, site_ids):
+        if len(site_ids) == 1:
+            found = self.connection.execute(
+                self.find_site, {"organization_id": self.organization_id, "site_id": site_ids[0]}
+            )
+            self.site_pks.update((site_id, pk) for site_id, pk in found)
+            return
         for part in chunks(site_ids):
             found = self.connection.execute(
                 self.find_sites, {"organization_id": self.organization_id, "site_ids": part}
@@ -152,14 +170,25 @@ class Catalog:
         # meter name on another of the sites); the extra rows are harmless and cached too.
         site_ids = {pk: site for site, pk in self.site_pks.items()}
         for part in chunks(pairs, CHUNK // 2):
-            found = self.connection.execute(
-                self.find_meters,
-                {
-                    "organization_id": self.organization_id,
-                    "site_pks": sorted({self.site_pks[site] for site, _ in part}),
-                    "meter_ids": sorted({meter for _, meter in part}),
-                },
-            )
+            if len(part) == 1:
+                ((site, meter),) = part
+                found = self.connection.execute(
+                    self.find_meter,
+                    {
+                        "organization_id": self.organization_id,
+                        "site_pk": self.site_pks[site],
+                        "meter_id": meter,
+                    },
+                )
+            else:
+                found = self.connection.execute(
+                    self.find_meters,
+                    {
+                        "organization_id": self.organization_id,
+                        "site_pks": sorted({self.site_pks[site] for site, _ in part}),
+                        "meter_ids": sorted({meter for _, meter in part}),
+                    },
+                )
             for site_pk, meter_id, meter_pk, interval in found:
                 self.meters[site_ids[site_pk], meter_id] = (meter_pk, interval)
 

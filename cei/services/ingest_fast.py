@@ -13,6 +13,7 @@ reports every bad record. Declining happens before anything touches the database
 """
 
 from datetime import datetime
+from functools import lru_cache
 from itertools import repeat
 from operator import add, attrgetter, mul
 from typing import Annotated, Literal
@@ -53,6 +54,10 @@ class TypedBatch(msgspec.Struct, gc=False):
     source: str | None = None
     on_conflict: str | None = None
 
+
+# Timestamp columns remembered (see column_seconds): at most this many, of this many rows.
+REMEMBERED_COLUMNS = 32
+LARGEST_REMEMBERED_COLUMN = 10_000
 
 _decoder = msgspec.json.Decoder(TypedBatch)
 _tzinfo = attrgetter("tzinfo")
@@ -131,7 +136,7 @@ def check_columns(checker, records, first_index=0):
     site_ids, meter_ids = _distinct(sites), _distinct(meters)
     if not (_good_ids(checker, site_ids) and _good_ids(checker, meter_ids)):
         return None
-    stamps = epoch_seconds(texts)
+    stamps = column_seconds(texts)
     if stamps is None or min(stamps) < checker.min_ts or max(stamps) > checker.max_ts:
         return None
     amounts = _amounts(values, units)
@@ -150,6 +155,18 @@ def check_columns(checker, records, first_index=0):
     return Columns(first_index, sites, meters, stamps, amounts, keys)
 
 
+def column_seconds(texts):
+    """:func:`epoch_seconds` of a tuple of texts, remembered for recently seen columns.
+
+    A replay, a retry or the next meter's batch of the same hours sends the same column of
+    timestamps again: one hash of the column replaces parsing it (the per-record path keeps
+    a cache of single timestamps for the same reason). Large columns are not kept.
+    """
+    if len(texts) > LARGEST_REMEMBERED_COLUMN:
+        return epoch_seconds(texts)
+    return _remembered_seconds(texts)
+
+
 def epoch_seconds(stamps):
     """Whole seconds since the epoch for each ISO 8601 string, or None for a naive or bad one.
 
@@ -166,6 +183,12 @@ def epoch_seconds(stamps):
     # timestamp() is exact to the microsecond for aware times (a double resolves better than
     # a microsecond here), and int() floors it for the positive times that can pass.
     return list(map(int, map(datetime.timestamp, moments)))
+
+
+@lru_cache(maxsize=REMEMBERED_COLUMNS)
+def _remembered_seconds(texts):
+    seconds = epoch_seconds(texts)
+    return None if seconds is None else tuple(seconds)
 
 
 def _distinct(column):

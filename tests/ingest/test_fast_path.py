@@ -353,3 +353,24 @@ def test_well_formed_batch_takes_fast_path(ingest, monkeypatch):
     assert body["ingested"] == 2
     assert len(results) == 1 and isinstance(results[0], ingest_fast.Columns)
     assert len(results[0]) == 2
+
+
+def test_remembered_timestamp_columns_parse_as_fresh_ones():
+    texts = tuple(stamp(NOW - 900 * i, fraction=".75") for i in range(50))
+    fresh = ingest_fast.epoch_seconds(texts)
+    assert list(ingest_fast.column_seconds(texts)) == fresh == [NOW - 900 * i for i in range(50)]
+    hits = ingest_fast._remembered_seconds.cache_info().hits
+    again = tuple((text + " ")[:-1] for text in texts)  # equal texts, other objects
+    assert list(ingest_fast.column_seconds(again)) == fresh
+    assert ingest_fast._remembered_seconds.cache_info().hits == hits + 1
+    naive = (*texts[:-1], "2024-06-10T06:13:20")
+    assert ingest_fast.column_seconds(naive) is None
+    assert ingest_fast.column_seconds(naive) is None
+
+
+def test_large_timestamp_columns_are_not_remembered():
+    size = ingest_fast.LARGEST_REMEMBERED_COLUMN + 1
+    texts = tuple(stamp(NOW - i) for i in range(size))
+    before = ingest_fast._remembered_seconds.cache_info().currsize
+    assert ingest_fast.column_seconds(texts) == [NOW - i for i in range(size)]
+    assert ingest_fast._remembered_seconds.cache_info().currsize == before

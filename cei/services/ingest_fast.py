@@ -8,8 +8,9 @@ columns with C-level passes (``map``, ``min``, ``max``, ``count``) instead of re
 The fast path only vouches for batches it can answer exactly as the per-record checks of
 :mod:`cei.services.ingest_checks` would. Anything else (a wrong type anywhere, a naive or
 future timestamp, a power unit, a blank or unusual key …) makes :func:`decode_batch` or
-:func:`check_typed` return None, and the batch takes the per-record path, which finds and
+:func:`check_columns` return None, and the batch takes the per-record path, which finds and
 reports every bad record. Declining happens before anything touches the database.
+``tests/ingest/test_fast_path.py`` holds the two paths to the same answers.
 """
 
 from datetime import datetime
@@ -172,7 +173,8 @@ def epoch_seconds(stamps):
 
     Parsed as the per-record checks parse them (``datetime.fromisoformat``, fractions
     dropped); naive timestamps (UTC by the contract) are left to the per-record path. No
-    cache here: parsing a column in C costs less than looking each string up in a large one.
+    cache of single strings here: parsing a column in C costs less than looking each string
+    up in a large cache (:func:`column_seconds` remembers whole columns instead).
     """
     try:
         moments = list(map(datetime.fromisoformat, stamps))

@@ -81,3 +81,20 @@ def test_replays_in_any_order_are_duplicates_and_one_changed_value_is_found(conn
     assert SqliteStore(connection).write_readings(replay) == (0, 0, {})
     changed = [(4, ts, value + 1 if ts == 1250 else value) for _, ts, value in replay]
     assert SqliteStore(connection).write_readings(changed) == (0, 0, {(4, 1250): (125.0, 126.0)})
+
+
+def test_inserts_respect_a_low_parameter_limit(connection):
+    import sqlite3
+
+    driver = connection.connection.driver_connection
+    driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # as SQLite before 3.32
+    rows = [(5, ts, 1.0) for ts in range(2000)]
+    assert SqliteStore(connection).write_readings(rows) == (2000, 0, {})
+    assert sum(1 for (meter_pk, _) in stored(connection) if meter_pk == 5) == 2000
+    connection.exec_driver_sql(
+        "CREATE TABLE ingest_keys (organization_id INTEGER NOT NULL, key TEXT NOT NULL, "
+        "meter_pk INTEGER NOT NULL, ts BIGINT NOT NULL, value FLOAT NOT NULL, "
+        "PRIMARY KEY (organization_id, key)) WITHOUT ROWID"
+    )
+    keys = [(f"k-{ts}", 5, ts, 1.0) for ts in range(2000)]
+    assert SqliteStore(connection).insert_keys(7, keys) == 2000

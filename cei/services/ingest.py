@@ -312,12 +312,7 @@ def _columns(valid):
 
 def ingest_batch(organization, records, source=None, on_conflict="reject", token_id=None):
     """Store a JSON batch of readings for ``organization``; return a :class:`BatchResult`."""
-    with collector_paused():
-        ingestion = Ingestion(organization, on_conflict)
-        ingestion.add(records)
-        result = ingestion.finish()
-    _log("batch", organization, token_id, source, len(records), result)
-    return result
+    return _ingest_batch(Ingestion.add, organization, records, source, on_conflict, token_id)
 
 
 def ingest_typed_batch(organization, records, source=None, on_conflict="reject", token_id=None):
@@ -326,9 +321,14 @@ def ingest_typed_batch(organization, records, source=None, on_conflict="reject",
     Returns None, having stored nothing, when some record needs the per-record checks: then
     the caller runs the batch's plain JSON records through :func:`ingest_batch`.
     """
+    return _ingest_batch(Ingestion.add_typed, organization, records, source, on_conflict, token_id)
+
+
+def _ingest_batch(add, organization, records, source, on_conflict, token_id):
+    """Run ``records`` through ``add`` (an :class:`Ingestion` method); None if it declines."""
     with collector_paused():
         ingestion = Ingestion(organization, on_conflict)
-        if not ingestion.add_typed(records):
+        if add(ingestion, records) is False:
             return None
         result = ingestion.finish()
     _log("batch", organization, token_id, source, len(records), result)

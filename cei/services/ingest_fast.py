@@ -110,15 +110,6 @@ class Columns:
         )
 
 
-def check_typed(checker, records, first_index=0):
-    """Return what ``checker.check(records)`` would for typed, all-valid records, or None.
-
-    See :func:`check_columns`; this is its answer as tuples.
-    """
-    columns = check_columns(checker, records, first_index)
-    return None if columns is None else columns.tuples()
-
-
 def check_columns(checker, records, first_index=0):
     """Check typed records column by column; return :class:`Columns`, or None.
 

@@ -94,6 +94,10 @@ class _AllOf:
 class _Store:
     """What both stores share: comparing a batch with what is stored, finding keys."""
 
+    def __init__(self, connection):
+        self.connection = connection
+        self.driver = connection.connection.driver_connection
+
     def write_readings(self, rows, replace=False):
         """Store the new rows; see the module docstring for what is returned."""
         if not rows:
@@ -217,10 +221,6 @@ class SqliteStore(_Store):
         "SELECT key, meter_pk, ts, value FROM ingest_keys "
         "WHERE organization_id = ? AND key BETWEEN ? AND ? LIMIT ?"
     )
-
-    def __init__(self, connection):
-        self.connection = connection
-        self.driver = connection.connection.driver_connection
 
     def _many(self, statement, rows):
         return self.connection.exec_driver_sql(statement, rows).rowcount
@@ -372,8 +372,7 @@ class PostgresStore(_Store):
     )
 
     def __init__(self, connection):
-        self.connection = connection
-        self.driver = connection.connection.driver_connection
+        super().__init__(connection)
         self.staged = set()  # stages holding rows of this transaction
 
     @contextmanager

@@ -1,0 +1,1 @@
+"""Analytics plugins: pure functions of pandas data (see ``cei.plugins.base``)."""

@@ -1,0 +1,1 @@
+"""Job functions run by RQ workers or the in-process executor: they take ids."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import logging
 import math
@@ -27,6 +26,7 @@ import re
 import sys
 import tempfile
 import time
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,10 +39,11 @@ try:
 except ImportError:  # the one dependency; say how to get it instead of a traceback
     sys.exit("factory_client.py needs the requests package: python -m pip install requests")
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 # datetime.UTC is Python 3.11+; this client supports Python 3.9.
 UTC = timezone.utc  # noqa: UP017
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 EXIT_OK = 0
 EXIT_USAGE = 1
@@ -55,7 +56,44 @@ BATCH_PATH = "/api/v1/timeseries/batch"
 RAMP_BASE_VALUE = 100.0
 MAX_RETRY_DELAY = 300.0  # seconds; a longer Retry-After means "try on the next run"
 MAX_LISTED_REJECTIONS = 10_000
-KNOWN_UNITS = {"wh", "kwh", "mwh", "w", "kw", "mw"}
+ON_CONFLICT = ("reject", "update")
+
+# The server's rules for one record, checked before sending so a dry run finds what a real run
+# would have refused, with the server's codes (DESIGN.md section 4).
+# Unit, as CEI spells it -> (kWh per unit, whether it is an average power over the interval).
+UNITS = {
+    "Wh": (0.001, False),
+    "kWh": (1.0, False),
+    "MWh": (1000.0, False),
+    "W": (0.001, True),
+    "kW": (1.0, True),
+    "MW": (1000.0, True),
+}
+KNOWN_UNITS = {name.lower() for name in UNITS}  # units are case-insensitive
+UNIT_BY_NAME = {name.lower(): UNITS[name] for name in UNITS}
+ERROR_CODES = (
+    "MISSING_FIELD",
+    "INVALID_SITE_ID",
+    "INVALID_METER_ID",
+    "INVALID_TIMESTAMP",
+    "INVALID_VALUE",
+    "INVALID_UNIT",
+    "INVALID_IDEMPOTENCY_KEY",
+    "UNKNOWN_SITE",
+    "IDEMPOTENCY_KEY_REUSED",
+    "CONFLICTING_VALUE",
+)
+MAX_ID_LENGTH = 100
+MAX_KEY_LENGTH = 200
+MAX_KWH = 1e9
+MAX_FUTURE_SECONDS = 300
+RETENTION_DAYS = 3653
+MAX_INTERVAL_MINUTES = 1440
+# C0 and C1 controls, lone surrogates, non-characters and the bidirectional overrides and
+# isolates (text that displays differently from what it is).
+_BAD_CHARACTERS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]"
+)
 
 # Normalised CSV header -> record field (DESIGN.md section 4 lists the aliases).
 COLUMN_ALIASES = {
@@ -85,6 +123,7 @@ environment:
   CEI_CLIENT_BATCH_SIZE   same as --batch-size
   CEI_CLIENT_SPOOL_DIR    same as --spool-dir
   CEI_CLIENT_LOG_FILE     same as --log-file
+  CEI_CLIENT_ON_CONFLICT  same as --on-conflict (reject or update)
 
 exit codes:
   0  everything was stored (new readings or duplicates of stored ones)
@@ -98,6 +137,8 @@ exit codes:
 
 output:
   stdout: "Ingested: X, Skipped duplicates: Y, Failed: Z", then one line per rejected record.
+  ", Updated: U" follows with --on-conflict update, and ", Spooled: S" whenever S records
+  wait in the spool (an outage: they are sent first on the next run).
   stderr: progress, retries and errors, with UTC timestamps.
 """
 
@@ -140,13 +181,14 @@ class Batch:
     source: str
     records: list[dict] = field(default_factory=list)
     labels: list[dict] = field(default_factory=list)
+    on_conflict: str = "reject"  # "update" replaces stored values (a correction)
 
     def split(self) -> tuple[Batch, Batch]:
         """Return the two halves of this batch."""
         half = len(self.records) // 2
         return (
-            Batch(self.source, self.records[:half], self.labels[:half]),
-            Batch(self.source, self.records[half:], self.labels[half:]),
+            Batch(self.source, self.records[:half], self.labels[:half], self.on_conflict),
+            Batch(self.source, self.records[half:], self.labels[half:], self.on_conflict),
         )
 
 
@@ -157,6 +199,10 @@ class Totals:
     ingested: int = 0
     skipped: int = 0
     failed: int = 0
+    updated: int = 0
+    show_updated: bool = False  # corrections were asked for: say how many were made
+    spooled: int = 0  # records waiting in the whole spool after the run
+    conflicts: int = 0  # CONFLICTING_VALUE rejections, for the --on-conflict hint
     rejections: list[tuple[tuple, str]] = field(default_factory=list)
     unlisted: int = 0
 
@@ -167,6 +213,8 @@ class Totals:
 
     def note_rejection(self, label: dict, code: str, detail: object) -> None:
         """Remember the output line of a rejected record already counted in `failed`."""
+        if code == "CONFLICTING_VALUE":
+            self.conflicts += 1
         if len(self.rejections) >= MAX_LISTED_REJECTIONS:
             self.unlisted += 1
             return
@@ -183,10 +231,18 @@ class Totals:
         return lines
 
     def summary(self) -> str:
-        """Return the summary line printed first on stdout."""
-        return (
+        """Return the summary line printed first on stdout.
+
+        Optional parts come last, so a reader of the first three counts keeps working.
+        """
+        line = (
             f"Ingested: {self.ingested}, Skipped duplicates: {self.skipped}, Failed: {self.failed}"
         )
+        if self.show_updated or self.updated:
+            line += f", Updated: {self.updated}"
+        if self.spooled:
+            line += f", Spooled: {self.spooled}"
+        return line
 
 
 def describe(label: dict) -> str:
@@ -211,24 +267,6 @@ def format_timestamp(moment: datetime) -> str:
     return text + "Z"
 
 
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9._:-]+$")
-
-
-def derive_idempotency_key(site_id: str, meter_id: str, moment: datetime) -> str:
-    """Return the deterministic idempotency key of one reading.
-
-    The readable part `factory-<site>-<meter>-<timestamp>` alone would be ambiguous (site
-    "a-b" with meter "c" and site "a" with meter "b-c"), so a short hash of the three parts
-    follows it. Keys that would be long or hold unusual characters are the hash alone.
-    """
-    stamp = format_timestamp(moment).replace("-", "").replace(":", "").replace(".", "")
-    digest = hashlib.sha256(f"{site_id}\0{meter_id}\0{stamp}".encode()).hexdigest()
-    key = f"factory-{site_id}-{meter_id}-{stamp}-{digest[:8]}"
-    if len(key) <= 128 and _SAFE_KEY.match(key):
-        return key
-    return f"factory-{digest[:48]}"
-
-
 def slug(text: str, limit: int = 80) -> str:
     """Reduce free text to a short identifier for the batch `source`."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
@@ -236,12 +274,21 @@ def slug(text: str, limit: int = 80) -> str:
 
 
 def ramp_batches(
-    site_id: str, meter_id: str, hours_back: int, batch_size: int, now: datetime | None = None
+    site_id: str,
+    meter_id: str,
+    hours_back: int,
+    batch_size: int,
+    on_conflict: str = "reject",
+    now: datetime | None = None,
 ) -> Iterator[Batch]:
-    """Yield the synthetic hourly readings of ramp mode, newest hour first."""
+    """Yield the synthetic hourly readings of ramp mode, newest hour first.
+
+    Like CSV rows without a key column, they carry no idempotency key: a reading is stored
+    once per meter and time, so a re-sent hour is a duplicate (see `CsvSource.rows`).
+    """
     current_hour = floor_to_hour(now or datetime.now(UTC))
     source = f"factory-ramp-{slug(site_id)}"
-    batch = Batch(source)
+    batch = Batch(source, on_conflict=on_conflict)
     for i in range(hours_back):
         moment = current_hour - timedelta(hours=i)
         batch.records.append(
@@ -253,13 +300,12 @@ def ramp_batches(
                 # the same value for an hour on every run and overlaps are duplicates.
                 "value": RAMP_BASE_VALUE + moment.hour,
                 "unit": "kWh",
-                "idempotency_key": derive_idempotency_key(site_id, meter_id, moment),
             }
         )
         batch.labels.append({"index": i, "timestamp": format_timestamp(moment)})
         if len(batch.records) >= batch_size:
             yield batch
-            batch = Batch(source)
+            batch = Batch(source, on_conflict=on_conflict)
     if batch.records:
         yield batch
 
@@ -267,24 +313,51 @@ def ramp_batches(
 # --------------------------------------------------------------------------- CSV
 
 
-_FRACTION = re.compile(r"\.(\d+)")
-_COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+# RFC 3339 date-time (a "T", "t" or space between date and time, seconds required, an
+# optional fraction), with the offset optional: a timestamp without one is in --timezone.
+# CEI refuses the other ISO 8601 forms (week dates 2026-W40-1, ordinal dates 2026-274, the
+# basic format 20261001T000000Z, "+0100" offsets, a date alone), and so does the client.
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?",
+    re.ASCII,
+)
 
 
 def parse_timestamp(text: str, default_zone: tzinfo) -> datetime:
-    """Parse an ISO 8601 timestamp; one without offset is in `default_zone`. Return UTC."""
-    value = text.strip()
-    if not value:
-        raise ValueError("empty timestamp")
-    if value[-1] in "Zz":
-        value = value[:-1] + "+00:00"
-    # Python 3.9's fromisoformat wants "+01:00" and 3 or 6 fraction digits.
-    value = _COMPACT_OFFSET.sub(r"\1:\2", value)
-    value = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], value, count=1)
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=default_zone)
+    """Parse an RFC 3339 timestamp; one without offset is in `default_zone`. Return UTC.
+
+    Raise ValueError for anything else. Fractions beyond microseconds are dropped.
+    """
+    match = _RFC3339.fullmatch(text.strip())
+    if match is None:
+        raise ValueError("not an RFC 3339 timestamp")
+    year, month, day, hour, minute, second, fraction, utc, sign, off_h, off_m = match.groups()
+    if utc:
+        zone = UTC
+    elif sign:
+        if int(off_h) > 23 or int(off_m) > 59:
+            raise ValueError("offset out of range")
+        offset = timedelta(hours=int(off_h), minutes=int(off_m))
+        zone = timezone(-offset if sign == "-" else offset)
+    else:
+        zone = default_zone
+    moment = datetime(  # raises ValueError for a month 13, a 31 April or a second 60
+        int(year),
+        int(month),
+        int(day),
+        int(hour),
+        int(minute),
+        int(second),
+        int((fraction or "").ljust(6, "0")[:6]),
+        tzinfo=zone,
+    )
     return moment.astimezone(UTC)
+
+
+def epoch_seconds(moment: datetime) -> int:
+    """Whole seconds since 1970 (floored), the time by which CEI keys a reading."""
+    return (moment - EPOCH) // timedelta(seconds=1)
 
 
 def parse_value(text: str, decimal_comma: bool) -> float:
@@ -313,7 +386,10 @@ class CsvSource:
     zone: tzinfo
     since: datetime | None
     encoding: str = "utf-8-sig"
+    on_conflict: str = "reject"
+    now: float = field(default_factory=time.time)
     skipped_old: int = 0
+    _ids: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def source_name(self) -> str:
@@ -327,7 +403,7 @@ class CsvSource:
 
     def batches(self, batch_size: int, totals: Totals) -> Iterator[Batch]:
         """Yield batches of valid records; count rows that fail local checks in `totals`."""
-        batch = Batch(self.source_name)
+        batch = Batch(self.source_name, on_conflict=self.on_conflict)
         for label, record, error in self.rows():
             if error is not None:
                 totals.reject(label, *error)
@@ -336,7 +412,7 @@ class CsvSource:
             batch.labels.append(label)
             if len(batch.records) >= batch_size:
                 yield batch
-                batch = Batch(self.source_name)
+                batch = Batch(self.source_name, on_conflict=self.on_conflict)
         if batch.records:
             yield batch
         if self.skipped_old:
@@ -347,7 +423,17 @@ class CsvSource:
             )
 
     def rows(self) -> Iterator[tuple[dict, dict | None, tuple[str, str] | None]]:
-        """Yield (label, record, error) per data row; error is (code, detail) or None."""
+        """Yield (label, record, error) per data row; error is (code, detail) or None.
+
+        Besides each row's own checks, a row giving another value for the meter and time of
+        an earlier row is a CONFLICTING_VALUE, as in a CSV upload: the first value is sent,
+        the later one refused (with --on-conflict update both are sent and the later one
+        replaces the first). Rows sharing an idempotency key are left to the server.
+        """
+        # (site, meter, second) -> (kWh or kW, kW waiting for the meter's interval, key, row)
+        # of the first row sent for that meter and time.
+        first_rows: dict[tuple[str, str, int], tuple[float, bool, str | None, int]] = {}
+        track = self.on_conflict == "reject"
         with self._reader() as (reader, columns, decimal_comma):
             index = 0
             for cells in reader:
@@ -355,10 +441,23 @@ class CsvSource:
                     continue
                 label = {"index": index, "row": reader.line_num}
                 index += 1
-                record, error = self._record(cells, columns, decimal_comma)
+                record, error, reading = self._record(cells, columns, decimal_comma)
                 if record is None and error is None:
                     self.skipped_old += 1
                     continue
+                if track and reading is not None:
+                    slot, amount, per_interval = reading
+                    key = record.get("idempotency_key")
+                    first = first_rows.get(slot)
+                    if first is None:
+                        first_rows[slot] = (amount, per_interval, key, label["row"])
+                    elif (
+                        first[0] != amount
+                        and first[1] == per_interval
+                        and (key is None or key != first[2])
+                    ):
+                        record = None
+                        error = ("CONFLICTING_VALUE", conflict_detail(first, amount))
                 yield label, record, error
 
     @contextmanager
@@ -409,8 +508,14 @@ class CsvSource:
 
     def _record(
         self, cells: list[str], columns: dict[str, int], decimal_comma: bool
-    ) -> tuple[dict | None, tuple[str, str] | None]:
-        """Build the record of one row; (None, None) means "older than --since-hours"."""
+    ) -> tuple[dict | None, tuple[str, str] | None, tuple | None]:
+        """Check one row as CEI would; return (record, error, reading).
+
+        `error` is (code, detail) with CEI's code for the first problem, in CEI's order of
+        checks; `reading` is ((site, meter, second), amount, per_interval) for the conflict
+        check: `amount` in kWh, or in kW when `per_interval` (a power reading whose meter's
+        interval only CEI knows). (None, None, None) means "older than --since-hours".
+        """
 
         def cell(name: str) -> str:
             position = columns.get(name)
@@ -418,42 +523,124 @@ class CsvSource:
                 return ""
             return cells[position].strip()
 
-        site_id = cell("site_id") or self.default_site or ""
-        meter_id = cell("meter_id") or self.default_meter or ""
-        for name, text in (
-            ("timestamp_utc", cell("timestamp_utc")),
+        stamp = cell("timestamp_utc")
+        try:
+            moment = parse_timestamp(stamp, self.zone) if stamp else None
+        except ValueError:
+            moment = None
+        if moment is not None and self.since is not None and moment < self.since:
+            return None, None, None
+        site_id = self._identifier(cell("site_id") or self.default_site or "")
+        meter_id = self._identifier(cell("meter_id") or self.default_meter or "")
+        value_text = cell("value")
+        required = (
             ("site_id", site_id),
             ("meter_id", meter_id),
-            ("value", cell("value")),
+            ("timestamp_utc", stamp),
+            ("value", value_text),
+        )
+        missing = [name for name, text in required if not text]
+        if missing:
+            return None, ("MISSING_FIELD", "missing " + ", ".join(missing)), None
+        for code, name, text in (
+            ("INVALID_SITE_ID", "site_id", site_id),
+            ("INVALID_METER_ID", "meter_id", meter_id),
         ):
-            if not text:
-                return None, ("MISSING_FIELD", f"{name} is empty")
-        try:
-            moment = parse_timestamp(cell("timestamp_utc"), self.zone)
-        except ValueError:
-            return None, ("INVALID_TIMESTAMP", f"cannot read {cell('timestamp_utc')!r}")
-        if self.since is not None and moment < self.since:
-            return None, None
-        try:
-            value = parse_value(cell("value"), decimal_comma)
-        except ValueError:
-            return None, ("INVALID_VALUE", f"{cell('value')!r} is not a number")
+            problem = text_problem(text, name, MAX_ID_LENGTH)
+            if problem:
+                return None, (code, problem), None
+        if moment is None:
+            return None, ("INVALID_TIMESTAMP", timestamp_problem(stamp)), None
+        second = epoch_seconds(moment)
+        if second > self.now + MAX_FUTURE_SECONDS:
+            detail = f"{stamp} is more than 5 minutes in the future"
+            return None, ("INVALID_TIMESTAMP", detail), None
+        if second < self.now - RETENTION_DAYS * 86400:
+            detail = f"{stamp} is older than the retention limit ({RETENTION_DAYS} days)"
+            return None, ("INVALID_TIMESTAMP", detail), None
         unit = cell("unit") or "kWh"
-        if unit.lower() not in KNOWN_UNITS:
-            return None, ("INVALID_UNIT", f"{unit!r} is not one of Wh, kWh, MWh, W, kW, MW")
+        known = UNIT_BY_NAME.get(unit.lower())
+        if known is None:
+            return None, ("INVALID_UNIT", f"{unit!r} is not one of {', '.join(UNITS)}"), None
+        try:
+            value = parse_value(value_text, decimal_comma)
+        except ValueError:
+            return None, ("INVALID_VALUE", f"{value_text!r} is not a number"), None
+        if value < 0:
+            return None, ("INVALID_VALUE", "value must not be negative"), None
+        if value > MAX_KWH:
+            detail = f"value is implausibly large (more than {MAX_KWH:g} kWh)"
+            return None, ("INVALID_VALUE", detail), None
+        interval_text = cell("interval_minutes")
+        interval = None
+        if interval_text:
+            # ASCII digits only: "²" is a digit to str.isdigit() but not to int().
+            if re.fullmatch(r"[0-9]{1,4}", interval_text):
+                interval = int(interval_text)
+            if interval is None or not 1 <= interval <= MAX_INTERVAL_MINUTES:
+                detail = (
+                    f"interval_minutes must be a whole number from 1 to "
+                    f"{MAX_INTERVAL_MINUTES}, got {interval_text!r}"
+                )
+                return None, ("INVALID_VALUE", detail), None
+        factor, is_power = known
+        amount = value * factor
+        if is_power and interval is not None:
+            amount = amount * interval / 60
+        if amount > MAX_KWH:
+            return None, ("INVALID_VALUE", f"{value:g} {unit} is more than {MAX_KWH:g} kWh"), None
+        key = cell("idempotency_key")
+        if key:
+            problem = text_problem(key, "idempotency_key", MAX_KEY_LENGTH)
+            if problem:
+                return None, ("INVALID_IDEMPOTENCY_KEY", problem), None
         record = {
             "site_id": site_id,
             "meter_id": meter_id,
             "timestamp_utc": format_timestamp(moment),
             "value": value,
             "unit": unit,
-            "idempotency_key": cell("idempotency_key")
-            or derive_idempotency_key(site_id, meter_id, moment),
         }
-        interval = cell("interval_minutes")
-        if interval:
-            record["interval_minutes"] = int(interval) if interval.isdigit() else interval
-        return record, None
+        if key:  # a row without a key is stored once per meter and time all the same
+            record["idempotency_key"] = key
+        if interval is not None:
+            record["interval_minutes"] = interval
+        per_interval = is_power and interval is None
+        # -0.0 + 0.0 is 0.0: a zero reading compares as plain zero, as on the server.
+        return record, None, ((site_id, meter_id, second), amount + 0.0, per_interval)
+
+    def _identifier(self, text: str) -> str:
+        """Return a site or meter id in Unicode NFC, as CEI stores it, shared between rows."""
+        if not text.isascii():
+            text = unicodedata.normalize("NFC", text)
+        return self._ids.setdefault(text, text)
+
+
+def text_problem(text: str, what: str, limit: int) -> str | None:
+    """Return why `text` is not an acceptable id or key for CEI, or None when it is."""
+    if len(text) > limit:
+        return f"{what} must be at most {limit} characters, got {len(text)}"
+    if not (text.isascii() and text.isprintable()) and _BAD_CHARACTERS.search(text):
+        return f"{what} must not contain control or bidirectional-override characters"
+    return None
+
+
+def timestamp_problem(stamp: str) -> str:
+    """Say why a timestamp cell was refused."""
+    return (
+        f"{stamp!r} is not an RFC 3339 timestamp (e.g. 2025-03-01T10:00:00Z, "
+        "2025-03-01 11:00:00+01:00, or 2025-03-01 10:00:00 in --timezone)"
+    )
+
+
+def conflict_detail(first: tuple, amount: float) -> str:
+    """Describe a row that gives another value than an earlier row of the file."""
+    kept, per_interval, _, row = first
+    unit = "kW" if per_interval else "kWh"
+    return (
+        f"row {row} of this file gives {kept:g} {unit} for the same meter and time; this one "
+        f"gives {amount:g} {unit} (--on-conflict update sends both and keeps the later value)"
+    )
 
 
 # --------------------------------------------------------------------------- delivery
@@ -532,7 +719,7 @@ class Sender:
         change) or DeliveryFailed (still failing after the retries).
         """
         body = json.dumps(
-            {"records": batch.records, "source": batch.source},
+            {"records": batch.records, "source": batch.source, "on_conflict": batch.on_conflict},
             separators=(",", ":"),
             allow_nan=False,
         ).encode()
@@ -614,6 +801,7 @@ class Spool:
             "version": 1,
             "spooled_at": format_timestamp(datetime.now(UTC)),
             "source": batch.source,
+            "on_conflict": batch.on_conflict,
             "records": batch.records,
             "labels": batch.labels,
         }
@@ -636,9 +824,25 @@ class Spool:
         labels = document.get("labels") or [{"index": i} for i in range(len(records))]
         if not isinstance(records, list) or len(labels) != len(records):
             raise ValueError("records and labels do not match")
+        on_conflict = document.get("on_conflict", "reject")  # files of client 1.0 lack it
+        if on_conflict not in ON_CONFLICT:
+            raise ValueError(f"on_conflict {on_conflict!r} is not one of {ON_CONFLICT}")
         return Batch(
-            str(document["source"]), records, [{**label, "spool": path.name} for label in labels]
+            str(document["source"]),
+            records,
+            [{**label, "spool": path.name} for label in labels],
+            on_conflict,
         )
+
+    def count_records(self) -> int:
+        """Return how many records wait in the whole spool (unreadable files count 0)."""
+        total = 0
+        for path in self.pending():
+            try:
+                total += len(json.loads(path.read_text(encoding="utf-8"))["records"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # gone meanwhile, or set aside as *.corrupt by the next run
+        return total
 
     def set_aside(self, path: Path, suffix: str) -> None:
         """Rename a spooled file so it is kept for inspection but never replayed."""
@@ -738,11 +942,12 @@ class Run:
             return
         self._count(batch, result)
         log.info(
-            "Batch %d%s: %d records -> ingested %d, duplicates %d, failed %d (%.2f s)",
+            "Batch %d%s: %d records -> ingested %d, updated %d, duplicates %d, failed %d (%.2f s)",
             number,
             where,
             len(batch.records),
             result.get("ingested", 0),
+            result.get("updated", 0),
             result.get("skipped_duplicate", 0),
             result.get("failed", 0),
             time.monotonic() - started,
@@ -754,6 +959,7 @@ class Run:
         """Add one batch result to the totals."""
         totals = self.totals
         totals.ingested += int(result.get("ingested") or 0)
+        totals.updated += int(result.get("updated") or 0)
         totals.skipped += int(result.get("skipped_duplicate") or 0)
         totals.failed += int(result.get("failed") or 0)
         errors = result.get("errors") or []
@@ -851,9 +1057,21 @@ def build_parser() -> ArgumentParser:
         "--encoding", default="utf-8-sig", help="CSV mode: file encoding (default utf-8)"
     )
     parser.add_argument(
+        "--on-conflict",
+        choices=ON_CONFLICT,
+        default=env_default("CEI_CLIENT_ON_CONFLICT", "reject"),
+        help=(
+            "when CEI already holds another value for a meter and time: reject the new one "
+            "(CONFLICTING_VALUE, the default) or update, i.e. replace the stored value"
+        ),
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="check the data locally and print what would be sent; send nothing",
+        help=(
+            "apply every local check of a real run, print what would be sent and how many "
+            "rows would be rejected; send nothing"
+        ),
     )
     parser.add_argument(
         "--timeout",
@@ -902,9 +1120,14 @@ def build_parser() -> ArgumentParser:
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line; bad tuning values in the environment are usage errors."""
     try:
-        return build_parser().parse_args(argv)
+        args = build_parser().parse_args(argv)
     except ValueError as exc:  # a CEI_CLIENT_* default that is not a number
         raise UsageError(f"bad CEI_CLIENT_* environment value: {exc}") from exc
+    if args.on_conflict not in ON_CONFLICT:  # argparse leaves defaults from the environment
+        raise UsageError(
+            f"CEI_CLIENT_ON_CONFLICT must be reject or update (got {args.on_conflict!r})"
+        )
+    return args
 
 
 def read_settings() -> tuple[str, str]:
@@ -978,7 +1201,7 @@ def plan_batches(args: argparse.Namespace, totals: Totals) -> tuple[str, Iterabl
             f"ramp mode, {args.hours_back} hourly readings for {args.site_id}/{args.meter_id}"
         )
         return description, ramp_batches(
-            args.site_id, args.meter_id, args.hours_back, args.batch_size
+            args.site_id, args.meter_id, args.hours_back, args.batch_size, args.on_conflict
         )
     csv_path = args.csv or os.environ.get("CEI_FACTORY_CSV_PATH", "").strip()
     if not csv_path:
@@ -1000,6 +1223,7 @@ def plan_batches(args: argparse.Namespace, totals: Totals) -> tuple[str, Iterabl
         load_zone(args.timezone),
         since,
         args.encoding,
+        args.on_conflict,
     )
     source.check_header()
     return f"CSV mode, {source.path} as {source.source_name}", source.batches(
@@ -1050,8 +1274,14 @@ def result_lines(totals: Totals) -> list[str]:
     return [totals.summary(), *totals.rejection_lines()]
 
 
-def dry_run(description: str, batches: Iterable[Batch], totals: Totals, url: str) -> int:
-    """Print what would be sent, send nothing, and return the exit code."""
+def dry_run(
+    description: str, batches: Iterable[Batch], totals: Totals, url: str, spool: Spool
+) -> int:
+    """Print what would be sent, send nothing, and return the exit code.
+
+    The batches went through every local check of a real run; only what CEI alone can
+    know (unknown sites, values already stored, keys already used) is not checked.
+    """
     count = 0
     lines = []
     for number, batch in enumerate(batches, start=1):
@@ -1062,8 +1292,11 @@ def dry_run(description: str, batches: Iterable[Batch], totals: Totals, url: str
             lines.append(f"  last {describe(batch.labels[-1])}: {json.dumps(batch.records[-1])}")
     header = (
         f"Dry run ({description}): {count} records would be sent to {url}; "
-        f"{totals.failed} rejected by local checks"
+        f"{totals.failed} rows would be rejected by local checks"
     )
+    waiting = spool.count_records()
+    if waiting:
+        header += f"; {waiting} spooled records would be sent first"
     emit([header, *lines, *totals.rejection_lines()])
     return EXIT_REJECTED if totals.failed else EXIT_OK
 
@@ -1084,15 +1317,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             base_url, token = read_settings()
         description, batches = plan_batches(args, totals)
+        totals.show_updated = args.on_conflict == "update"
+        spool = Spool(Path(args.spool_dir).expanduser())
         if args.dry_run:
-            return dry_run(description, batches, totals, base_url + BATCH_PATH)
+            return dry_run(description, batches, totals, base_url + BATCH_PATH, spool)
     except UsageError as exc:
         log.error("%s", exc)
         return EXIT_USAGE
 
     log.info("Starting (%s) -> %s", description, base_url)
     sender = Sender(base_url, token, args.timeout, args.retries, args.backoff)
-    run = Run(sender, Spool(Path(args.spool_dir).expanduser()), totals)
+    run = Run(sender, spool, totals)
     code = None
     try:
         run.replay_spool()
@@ -1103,16 +1338,26 @@ def main(argv: list[str] | None = None) -> int:
         code = EXIT_USAGE
     finally:
         sender.close()
-    if run.spooled_records:
+    totals.spooled = run.spool.count_records()
+    if totals.spooled:
         log.warning(
-            "%d records are spooled in %s; they are sent first on the next run%s",
-            run.spooled_records,
+            "%d records wait in the spool %s (%d spooled by this run); they are sent first "
+            "on the next run%s",
+            totals.spooled,
             run.spool.directory,
+            run.spooled_records,
             " once CEI_INT_TOKEN holds a valid token"
             if run.stopped_with == EXIT_TOKEN_REFUSED
             else "",
         )
-    emit(result_lines(run.totals))
+    if totals.conflicts and args.on_conflict == "reject":
+        log.warning(
+            "%d records give another value than CEI holds for their meter and time; to "
+            "replace the stored values, send them again with --on-conflict update "
+            "(or CEI_CLIENT_ON_CONFLICT=update)",
+            totals.conflicts,
+        )
+    emit(result_lines(totals))
     return code if code is not None else run.exit_code()
 
 

@@ -4,6 +4,7 @@ The client runs as a subprocess (``sys.executable client/factory_client.py``) ag
 served by waitress on 127.0.0.1, exactly as a factory machine would talk to it.
 """
 
+import csv
 import http.client
 import json
 import os
@@ -22,6 +23,7 @@ import pytest
 import requests
 
 CLIENT = Path(__file__).resolve().parents[2] / "client" / "factory_client.py"
+SITE, METER = "site-22", "main-meter"
 
 
 @dataclass
@@ -95,6 +97,19 @@ class Account:
         assert lines[0].split(",")[:4] == ["timestamp_utc", "site_id", "meter_id", "value"]
         return [line.split(",") for line in lines[1:] if line]
 
+    def upload(self, path, **form):
+        """Send a CSV file through ``POST /api/v1/timeseries/upload``; return the result."""
+        with open(path, "rb") as handle:
+            response = requests.post(
+                f"{self.server.url}/api/v1/timeseries/upload",
+                files={"file": (Path(path).name, handle, "text/csv")},
+                data=form,
+                headers=bearer(self.integration_token),
+                timeout=30,
+            )
+        assert response.status_code == 200, response.text
+        return response.json()
+
 
 def create_integration_token(server, access_token, name):
     """Create an integration token through the API; return the creation response body."""
@@ -108,23 +123,34 @@ def create_integration_token(server, access_token, name):
     return response.json()
 
 
-@pytest.fixture
-def account(live_server):
-    """Sign up through HTTP and create an integration token for the new organization."""
+def sign_up(server, email, organization_name):
+    """Sign up through HTTP and create an integration token; return the :class:`Account`."""
     response = requests.post(
-        f"{live_server.url}/api/v1/auth/signup",
+        f"{server.url}/api/v1/auth/signup",
         json={
-            "email": "energy.manager@factory.example",
+            "email": email,
             "password": "correct horse battery staple",
-            "organization_name": "Factory 22",
+            "organization_name": organization_name,
         },
         timeout=10,
     )
     assert response.status_code == 201, response.text
     access_token = response.json()["access_token"]
-    token = create_integration_token(live_server, access_token, "factory client")
+    token = create_integration_token(server, access_token, "factory client")
     assert token["token"].startswith("cei_int_")
-    return Account(access_token, token["token"], token["id"], live_server)
+    return Account(access_token, token["token"], token["id"], server)
+
+
+@pytest.fixture
+def account(live_server):
+    """The organization the client sends for (signed up through HTTP), with its token."""
+    return sign_up(live_server, "energy.manager@factory.example", "Factory 22")
+
+
+@pytest.fixture
+def second_account(live_server):
+    """Another organization on the same server, to compare the client with the upload."""
+    return sign_up(live_server, "energy.manager@twin-factory.example", "Twin factory")
 
 
 @dataclass
@@ -338,3 +364,56 @@ def clear_of_hour_boundary(margin_seconds=20):
     left = (next_hour - now).total_seconds()
     if left < margin_seconds:
         time.sleep(left + 1)
+
+
+def current_hour():
+    """The start of the current UTC hour."""
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def iso(moment):
+    """ISO 8601 with Z, as factories write it."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stored(account, site_id, meter_id, window_hours=24):
+    """Return {hour: value} of the non-empty hourly points the API reports."""
+    points = account.series(site_id, meter_id, window_hours)
+    assert len(points) == window_hours
+    return {
+        datetime.fromisoformat(point["ts"]).astimezone(UTC): point["value"]
+        for point in points
+        if point["value"] is not None
+    }
+
+
+def ramp_values(hours):
+    """What ramp mode sends for ``hours``: base 100 + the UTC hour of day of each hour."""
+    now = current_hour()
+    hours_sent = [now - timedelta(hours=i) for i in range(hours)]
+    return {moment: 100.0 + moment.hour for moment in hours_sent}
+
+
+def write_csv(path, header, rows, delimiter=","):
+    """Write a CSV file and return its path."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def spooled(spool_dir):
+    """Return the records of every spooled batch, oldest file first."""
+    files = sorted(spool_dir.glob("batch-*.json")) if spool_dir.exists() else []
+    return [json.loads(path.read_text())["records"] for path in files]
+
+
+def summary(ingested, skipped, failed, updated=None, spool=0):
+    """The client's summary line (``updated`` shown when given, ``spool`` when not 0)."""
+    line = f"Ingested: {ingested}, Skipped duplicates: {skipped}, Failed: {failed}"
+    if updated is not None:
+        line += f", Updated: {updated}"
+    if spool:
+        line += f", Spooled: {spool}"
+    return line

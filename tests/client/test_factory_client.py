@@ -1,68 +1,26 @@
 """The factory client, run as a subprocess against CEI served over real HTTP."""
 
-import csv
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
 
 from tests.client.conftest import (
+    METER,
+    SITE,
     bearer,
     clear_of_hour_boundary,
+    current_hour,
+    iso,
+    ramp_values,
     run_factory_client,
+    spooled,
+    stored,
+    summary,
+    write_csv,
 )
-
-SITE, METER = "site-22", "main-meter"
-
-
-def current_hour():
-    """The start of the current UTC hour."""
-    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def iso(moment):
-    """ISO 8601 with Z, as factories write it."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def stored(account, site_id, meter_id, window_hours=24):
-    """Return {hour: value} of the non-empty hourly points the API reports."""
-    points = account.series(site_id, meter_id, window_hours)
-    assert len(points) == window_hours
-    return {
-        datetime.fromisoformat(point["ts"]).astimezone(UTC): point["value"]
-        for point in points
-        if point["value"] is not None
-    }
-
-
-def ramp_values(hours):
-    """What ramp mode sends for ``hours``: base 100 + the UTC hour of day of each hour."""
-    now = current_hour()
-    hours_sent = [now - timedelta(hours=i) for i in range(hours)]
-    return {moment: 100.0 + moment.hour for moment in hours_sent}
-
-
-def write_csv(path, header, rows, delimiter=","):
-    """Write a CSV file and return its path."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter=delimiter)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def spooled(spool_dir):
-    """Return the records of every spooled batch, oldest file first."""
-    files = sorted(spool_dir.glob("batch-*.json")) if spool_dir.exists() else []
-    return [json.loads(path.read_text())["records"] for path in files]
-
-
-def summary(ingested, skipped, failed):
-    """The client's summary line."""
-    return f"Ingested: {ingested}, Skipped duplicates: {skipped}, Failed: {failed}"
 
 
 def test_ramp_mode_stores_24_hours_and_a_rerun_only_skips_duplicates(run_client, account):
@@ -148,8 +106,8 @@ def test_csv_with_bad_rows_exits_3_and_names_each_row(run_client, account, tmp_p
         [iso(now - timedelta(hours=5)), SITE, METER, "10", "kWh"],  # row 2: fine
         [iso(now - timedelta(hours=4)), SITE, METER, "ten", "kWh"],  # 3: checked locally
         ["yesterday-ish", SITE, METER, "10", "kWh"],  # 4: checked locally
-        [iso(now + timedelta(days=2)), SITE, METER, "10", "kWh"],  # 5: server: future
-        [iso(now - timedelta(hours=2)), SITE, METER, "-7", "kWh"],  # 6: server: negative
+        [iso(now + timedelta(days=2)), SITE, METER, "10", "kWh"],  # 5: future
+        [iso(now - timedelta(hours=2)), SITE, METER, "-7", "kWh"],  # 6: negative energy
         [iso(now - timedelta(hours=1)), SITE, METER, "12", "kWh"],  # 7: fine
     ]
     path = write_csv(
@@ -193,7 +151,7 @@ def test_revoked_token_exits_4_with_the_reason_without_retrying_and_spools(
     refused = run_client(SITE, METER, 24, base_url=proxy.url)
 
     assert refused.returncode == 4, refused.output
-    assert refused.summary == summary(0, 0, 0)
+    assert refused.summary == summary(0, 0, 0, spool=24)
     assert refusal["code"] in refused.stderr
     assert refusal["message"] in refused.stderr
     assert proxy.posts == 1, "a refused token must not be retried"
@@ -222,9 +180,7 @@ def test_503_twice_then_success_is_stored_once(run_client, account, fault_proxy)
     assert stored(account, SITE, METER) == ramp_values(24)
 
 
-def test_a_lost_response_is_retried_with_the_same_keys_and_creates_no_duplicates(
-    run_client, account, fault_proxy
-):
+def test_a_lost_response_is_retried_and_creates_no_duplicates(run_client, account, fault_proxy):
     clear_of_hour_boundary()
     proxy = fault_proxy(fail_posts=1, mode="drop")
 
@@ -266,7 +222,8 @@ def test_server_down_exits_2_spools_and_the_next_run_replays_without_duplicates(
     down = run_client(SITE, METER, 24, base_url=f"http://127.0.0.1:{unused_port}")
 
     assert down.returncode == 2, down.output
-    assert down.summary == summary(0, 0, 0)
+    assert down.summary == summary(0, 0, 0, spool=24)
+    assert "24 records wait in the spool" in down.stderr
     assert [len(batch) for batch in spooled(spool_dir)] == [24]
     assert not list(spool_dir.glob(".tmp-*")), "no half-written spool file is left"
 
@@ -310,9 +267,9 @@ def test_dry_run_checks_locally_converts_local_times_and_sends_nothing(tmp_path)
         tmp_path / "rome.csv",
         ["time", "site", "meter", "value"],
         [
-            ["2025-07-01 14:00", SITE, METER, "1.5"],  # CEST, UTC+2
-            ["2025-01-15 14:00", SITE, METER, "2.5"],  # CET, UTC+1
-            ["2025-01-15 15:00", SITE, METER, "NaN"],
+            ["2025-07-01 14:00:00", SITE, METER, "1.5"],  # CEST, UTC+2
+            ["2025-01-15 14:00:00", SITE, METER, "2.5"],  # CET, UTC+1
+            ["2025-01-15 15:00:00", SITE, METER, "NaN"],
         ],
     )
 
@@ -335,22 +292,29 @@ def test_dry_run_checks_locally_converts_local_times_and_sends_nothing(tmp_path)
     assert not (tmp_path / "spool").exists()
 
 
-def test_the_derived_key_is_deterministic_and_shared_by_both_modes(tmp_path):
-    clear_of_hour_boundary()
+def test_records_carry_only_the_files_own_idempotency_keys(tmp_path):
     moment = current_hour() - timedelta(hours=3)
-    path = write_csv(tmp_path / "one.csv", ["timestamp_utc", "value"], [[iso(moment), "5"]])
+    path = write_csv(
+        tmp_path / "keys.csv",
+        ["timestamp_utc", "value", "idempotency_key"],
+        [[iso(moment), "5", "scada-4711"], [iso(moment - timedelta(hours=1)), "6", " "]],
+    )
 
-    def keys(*args):
+    def records(*args):
         result = run_factory_client(*args, "--dry-run", env={}, cwd=tmp_path)
         assert result.returncode == 0, result.output
-        return re.findall(r'"idempotency_key": "([^"]+)"', result.stdout)
+        return [
+            json.loads(line.split(": ", 1)[1])
+            for line in result.stdout.splitlines()
+            if line.startswith(("  first", "  last"))
+        ]
 
-    from_csv = keys("--csv", path, SITE, METER)
-    from_ramp = keys(SITE, METER, 4)  # hours 0..3 back; the last one is ``moment``
+    from_csv = records("--csv", path, SITE, METER)
+    from_ramp = records(SITE, METER, 4)
 
-    assert from_csv == keys("--csv", path, SITE, METER)
-    assert from_csv[0].startswith(f"factory-{SITE}-{METER}-")
-    assert from_csv[0] == from_ramp[-1]
+    # A blank key cell is no key; no key is made up for rows or ramp hours without one.
+    assert [record.get("idempotency_key") for record in from_csv] == ["scada-4711", None]
+    assert [record.get("idempotency_key") for record in from_ramp] == [None, None]
 
 
 @pytest.mark.parametrize(
@@ -374,12 +338,29 @@ def test_the_derived_key_is_deterministic_and_shared_by_both_modes(tmp_path):
             "nothing to send",
         ),
         (
+            (SITE, METER, 24),
+            {
+                "CEI_BASE_URL": "http://127.0.0.1:9",
+                "CEI_INT_TOKEN": "cei_int_x",
+                "CEI_CLIENT_ON_CONFLICT": "overwrite",
+            },
+            "CEI_CLIENT_ON_CONFLICT must be reject or update",
+        ),
+        (
             (SITE, METER, "many"),
             {"CEI_BASE_URL": "http://127.0.0.1:9", "CEI_INT_TOKEN": "cei_int_x"},
             "invalid int value",
         ),
     ],
-    ids=["no-base-url", "no-token", "user-token", "missing-csv", "no-mode", "bad-hours"],
+    ids=[
+        "no-base-url",
+        "no-token",
+        "user-token",
+        "missing-csv",
+        "no-mode",
+        "bad-on-conflict",
+        "bad-hours",
+    ],
 )
 def test_usage_and_configuration_errors_exit_1(tmp_path, args, env, message):
     env = {"CEI_CLIENT_SPOOL_DIR": str(tmp_path / "spool"), **env}
@@ -415,6 +396,9 @@ def test_help_documents_modes_and_exit_codes(tmp_path):
         "CEI_FACTORY_CSV_PATH",
         "--since-hours",
         "--dry-run",
+        "--on-conflict",
+        "CEI_CLIENT_ON_CONFLICT",
+        "Spooled: S",
         "0  everything was stored",
         "1  usage or configuration error",
         "2  delivery failed after retries",

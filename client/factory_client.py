@@ -126,7 +126,7 @@ environment:
   CEI_CLIENT_ON_CONFLICT  same as --on-conflict (reject or update)
 
 exit codes:
-  0  everything was stored (new readings or duplicates of stored ones)
+  0  everything was stored (new readings, duplicates of stored ones, corrections)
   1  usage or configuration error (missing variable, bad token prefix, unreadable CSV,
      wrong CEI_BASE_URL)
   2  delivery failed after retries; the data is spooled and sent on the next run

@@ -3,9 +3,10 @@
     Runs the CEI factory client once, for Windows Task Scheduler.
 
 .DESCRIPTION
-    Reads CEI_BASE_URL, CEI_INT_TOKEN and CEI_FACTORY_CSV_PATH (from the process, else the
+    Reads CEI_BASE_URL, CEI_INT_TOKEN, CEI_FACTORY_CSV_PATH and the CEI_CLIENT_* settings
+    (e.g. CEI_CLIENT_ON_CONFLICT=update to send corrections) from the process, else the
     user's, else the machine's environment variables, so a task sees variables set after
-    Task Scheduler started), runs factory_client.py from this script's folder and exits
+    Task Scheduler started; runs factory_client.py from this script's folder and exits
     with the client's exit code:
       0 stored, 1 usage or configuration error, 2 delivery failed (data spooled),
       3 some records rejected, 4 token refused (data spooled).
@@ -59,7 +60,12 @@ function Get-Setting([string]$Name) {
     return $null
 }
 
-foreach ($name in 'CEI_BASE_URL', 'CEI_INT_TOKEN', 'CEI_FACTORY_CSV_PATH') {
+$settings = @(
+    'CEI_BASE_URL', 'CEI_INT_TOKEN', 'CEI_FACTORY_CSV_PATH', 'CEI_CLIENT_ON_CONFLICT',
+    'CEI_CLIENT_TIMEOUT', 'CEI_CLIENT_RETRIES', 'CEI_CLIENT_BACKOFF', 'CEI_CLIENT_BATCH_SIZE',
+    'CEI_CLIENT_SPOOL_DIR', 'CEI_CLIENT_LOG_FILE'
+)
+foreach ($name in $settings) {
     $value = Get-Setting $name
     if ($value) { [Environment]::SetEnvironmentVariable($name, $value, 'Process') }
 }

@@ -9,10 +9,11 @@ def register_blueprints(app):
     from cei.blueprints.health.resources import blp as health_blp
     from cei.blueprints.ingest.resources import blp as ingest_blp
     from cei.blueprints.readings.resources import blp as readings_blp
+    from cei.blueprints.reports.resources import blp as reports_blp
     from cei.blueprints.sites.resources import blp as sites_blp
     from cei.blueprints.web import bp as web_bp
 
-    for blueprint in (health_blp, auth_blp, sites_blp, ingest_blp, readings_blp):
+    for blueprint in (health_blp, auth_blp, sites_blp, ingest_blp, readings_blp, reports_blp):
         # The API authenticates with bearer tokens, not cookies from forms: no CSRF tokens.
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)

@@ -54,7 +54,7 @@ def site(site_id="plant-1", name="Plant One", timezone="UTC", location="Brescia"
 
 def working_load(ts):
     """20 kWh/h in working hours (Mon-Fri 07-19), 5 kWh/h otherwise."""
-    return 20.0 if ts.dayofweek < 5 and 7 <= ts.hour < 19 else 5.0
+    return 20.0 if ts.day_of_week < 5 and 7 <= ts.hour < 19 else 5.0
 
 
 def site_report(

@@ -1,0 +1,1 @@
+"""Reports API: ``/api/v1/reports``."""

@@ -1,7 +1,8 @@
 """The report job: generate one queued report (by id), then record how it ended.
 
 Reports go to RQ (queue ``reports``) when ``REDIS_URL`` is set, else to a one-thread pool of
-the web process; ``JOBS_INLINE`` generates them inside the request (tests, scripts). The RQ
+the web process (unless ``ANALYTICS_BACKGROUND`` is off, as in tests: they stay queued);
+``JOBS_INLINE`` generates them inside the request (tests, scripts). The RQ
 job id is ``report-<id>`` and the job claims its row first (``queued`` → ``running``), so a
 report handed over twice is generated once. If Redis is down the row stays ``queued`` and is
 handed over again later (``hand_over_queued``).
@@ -150,8 +151,10 @@ def hand_over(app, report_ids):
             except RedisError as exc:
                 log.warning("report queue unavailable, report %s stays queued: %s", report_id, exc)
                 break
-        else:
+        elif app.config.get("ANALYTICS_BACKGROUND", True):
             _executor(app).submit(run_in_app, app, report_id)
+        else:
+            break  # no background work in this process (tests): the report stays queued
         taken.append(report_id)
     if taken and not app.config.get("JOBS_INLINE"):
         jobs.mark_enqueued(taken, utcnow())

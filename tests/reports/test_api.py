@@ -1,0 +1,212 @@
+"""``/api/v1/reports``: generate as a job, list, show, download; plan gating and tenancy."""
+
+import io
+from datetime import UTC, date, datetime
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import update
+
+from cei.extensions import db
+from cei.models import Organization, Report
+from cei.services.reports import build, periods
+from cei.services.reports.content import SiteInputs
+from tests.reports import samples
+
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def fake_analytics(monkeypatch):
+    """Analytics inputs from the sample load (10 % above baseline), whatever the site."""
+
+    def site_inputs(site, organization, period):
+        actual, expected = samples.hourly(
+            period, period.timezone, samples.working_load, expected=lambda t: 18.0
+        )
+        quality = {"state": "ready", "method": "Sample baseline.", "cv_rmse_pct": 9.0}
+        return SiteInputs(actual, expected, quality, [samples.OPPORTUNITY]), samples.Factors()
+
+    monkeypatch.setattr(build, "site_inputs", site_inputs)
+    monkeypatch.setattr(periods, "local_today", lambda timezone, now=None: date(2026, 11, 23))
+
+
+@pytest.fixture
+def inline_app(make_app):
+    """An app whose jobs run inside the request (JOBS_INLINE)."""
+    from tests.conftest import _empty_tables
+
+    application = make_app(JOBS_INLINE=True)
+    with application.app_context():
+        _empty_tables()
+    return application
+
+
+@pytest.fixture
+def inline(inline_app):
+    from tests.conftest import ApiHelper
+
+    return ApiHelper(inline_app.test_client())
+
+
+def post(helper, account, **body):
+    return helper.client.post("/api/v1/reports", json=body, headers=account["headers"])
+
+
+def make_site(app, account, site_id="plant-1", name="Plant One", timezone="UTC"):
+    from cei.services import sites
+
+    with app.app_context():
+        organization = db.session.get(Organization, account["organization"]["id"])
+        sites.create_site(organization, site_id, name=name, timezone=timezone)
+        db.session.commit()
+
+
+def test_generate_list_show_and_download_a_site_report(inline_app, inline, fake_analytics):
+    account = inline.signup()
+    make_site(inline_app, account)
+    response = post(inline, account, site_id="plant-1", period_end="2026-11-22")
+    assert response.status_code == 202, response.get_json()
+    created = response.get_json()
+    assert created["kind"] == "site" and created["site_id"] == "plant-1"
+    assert (created["period_start"], created["period_end"]) == ("2026-11-16", "2026-11-22")
+    report_id = created["id"]
+    shown = inline.client.get(f"/api/v1/reports/{report_id}", headers=account["headers"])
+    body = shown.get_json()
+    assert body["status"] == "succeeded", body
+    assert body["summary"]["kwh"] == 1740.0 and body["summary"]["currency"] == "EUR"
+    assert body["pdf_url"] == f"/api/v1/reports/{report_id}/pdf"
+    assert body["pdf_filename"] == "cei-plant-1-2026-11-16_2026-11-22.pdf"
+    listed = inline.client.get("/api/v1/reports", headers=account["headers"]).get_json()
+    assert [item["id"] for item in listed] == [report_id]
+
+    pdf = inline.client.get(body["pdf_url"], headers=account["headers"])
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.headers["Content-Disposition"] == (
+        'attachment; filename="cei-plant-1-2026-11-16_2026-11-22.pdf"'
+    )
+    assert len(PdfReader(io.BytesIO(pdf.data)).pages) >= 1
+    csv = inline.client.get(body["csv_url"], headers=account["headers"])
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert csv.headers["Content-Disposition"].endswith('2026-11-16_2026-11-22.csv"')
+    assert csv.data.decode("utf-8-sig").startswith("section,site_id,site_name,date")
+
+
+def test_portfolio_report_with_the_default_period(inline_app, inline, fake_analytics):
+    account = inline.signup()
+    make_site(inline_app, account, "plant-1")
+    make_site(inline_app, account, "plant-2", timezone="Europe/Rome")
+    response = post(inline, account)
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["kind"] == "portfolio" and body["site_id"] is None
+    assert body["period_end"] == "2026-11-22"  # yesterday in the organization's timezone
+    shown = inline.client.get(f"/api/v1/reports/{body['id']}", headers=account["headers"])
+    assert shown.get_json()["summary"]["sites"] == 2
+    pdf = inline.client.get(f"/api/v1/reports/{body['id']}/pdf", headers=account["headers"])
+    assert (
+        'filename="cei-portfolio-2026-11-16_2026-11-22.pdf"' in pdf.headers["Content-Disposition"]
+    )
+
+
+def test_bad_requests_get_the_error_envelope(inline_app, inline, fake_analytics):
+    account = inline.signup()
+    make_site(inline_app, account)
+    cases = [
+        ({"site_id": "nope"}, 404, "NOT_FOUND"),
+        ({"period_end": "2026-11-23"}, 422, "INVALID_PERIOD"),  # today has not ended
+        ({"period_end": "yesterday"}, 422, "VALIDATION_ERROR"),
+        ({"site_id": ""}, 422, "VALIDATION_ERROR"),
+        ({"colour": "blue"}, 422, "VALIDATION_ERROR"),
+    ]
+    for body, status, code in cases:
+        response = post(inline, account, **body)
+        assert response.status_code == status, (body, response.get_json())
+        assert response.get_json()["code"] == code
+    assert inline.client.get("/api/v1/reports", headers=account["headers"]).get_json() == []
+    assert inline.client.get("/api/v1/reports/99999", headers=account["headers"]).status_code == 404
+    assert inline.client.get("/api/v1/reports").status_code == 401
+
+
+def test_files_of_a_report_not_generated_yet_are_not_ready(make_app, fake_analytics):
+    from tests.conftest import ApiHelper, _empty_tables
+
+    application = make_app(ANALYTICS_BACKGROUND=False)
+    with application.app_context():
+        _empty_tables()
+    api = ApiHelper(application.test_client())
+    account = api.signup()
+    response = post(api, account)  # no JOBS_INLINE, no background: it stays queued
+    assert response.status_code == 202
+    assert response.get_json()["status"] == "queued"
+    report_id = response.get_json()["id"]
+    for kind in ("pdf", "csv"):
+        answer = api.client.get(f"/api/v1/reports/{report_id}/{kind}", headers=account["headers"])
+        assert answer.status_code == 409
+        assert answer.get_json()["code"] == "REPORT_NOT_READY"
+
+
+def test_a_failed_generation_is_recorded(inline_app, inline, fake_analytics, monkeypatch):
+    def broken(site, organization, period):
+        raise RuntimeError("baseline exploded")
+
+    monkeypatch.setattr(build, "site_inputs", broken)
+    account = inline.signup()
+    make_site(inline_app, account)
+    report_id = post(inline, account, site_id="plant-1").get_json()["id"]
+    body = inline.client.get(f"/api/v1/reports/{report_id}", headers=account["headers"]).get_json()
+    assert body["status"] == "failed"
+    assert body["error"] == "RuntimeError: baseline exploded"
+    assert body["pdf_url"] is None
+
+
+def test_plan_without_reports_answers_403_everywhere(inline_app, inline, fake_analytics):
+    account = inline.signup()
+    make_site(inline_app, account)
+    report_id = post(inline, account, site_id="plant-1").get_json()["id"]
+    with inline_app.app_context():
+        db.session.execute(
+            update(Organization)
+            .where(Organization.id == account["organization"]["id"])
+            .values(enable_reports=False)
+        )
+        db.session.commit()
+    headers = account["headers"]
+    answers = [
+        inline.client.get("/api/v1/reports", headers=headers),
+        inline.client.post("/api/v1/reports", json={}, headers=headers),
+        inline.client.get(f"/api/v1/reports/{report_id}", headers=headers),
+        inline.client.get(f"/api/v1/reports/{report_id}/pdf", headers=headers),
+        inline.client.get(f"/api/v1/reports/{report_id}/csv", headers=headers),
+    ]
+    for answer in answers:
+        assert answer.status_code == 403
+        assert answer.get_json()["code"] == "PLAN_FEATURE_DISABLED"
+    with inline_app.app_context():
+        assert db.session.query(Report).count() == 1
+
+
+def test_another_organizations_report_is_404(inline_app, inline, fake_analytics):
+    owner, other = inline.signup(), inline.signup(org="Other Org")
+    make_site(inline_app, owner)
+    report_id = post(inline, owner, site_id="plant-1").get_json()["id"]
+    for path in ("", "/pdf", "/csv"):
+        answer = inline.client.get(f"/api/v1/reports/{report_id}{path}", headers=other["headers"])
+        assert answer.status_code == 404
+        assert answer.get_json()["code"] == "NOT_FOUND"
+    assert inline.client.get("/api/v1/reports", headers=other["headers"]).get_json() == []
+    # Nor can the other organization ask for a report of the owner's site.
+    assert post(inline, other, site_id="plant-1").status_code == 404
+
+
+def test_read_scoped_integration_tokens_may_read_reports(inline_app, inline, fake_analytics):
+    account = inline.signup()
+    token = inline.make_token(account, scopes=["read"])
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    response = inline.client.post("/api/v1/reports", json={}, headers=headers)
+    assert response.status_code == 202
+    ingest_only = inline.make_token(account, scopes=["ingest"], name="ingest")
+    denied = inline.client.get(
+        "/api/v1/reports", headers={"Authorization": f"Bearer {ingest_only['token']}"}
+    )
+    assert denied.status_code == 403 and denied.get_json()["code"] == "INSUFFICIENT_SCOPE"

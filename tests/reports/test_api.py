@@ -1,7 +1,7 @@
 """``/api/v1/reports``: generate as a job, list, show, download; plan gating and tenancy."""
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
@@ -9,26 +9,10 @@ from sqlalchemy import update
 
 from cei.extensions import db
 from cei.models import Organization, Report
-from cei.services.reports import build, periods
-from cei.services.reports.content import SiteInputs
-from tests.reports import samples
+from cei.services.reports import build
+from tests.reports.conftest import create_site
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def fake_analytics(monkeypatch):
-    """Analytics inputs from the sample load (10 % above baseline), whatever the site."""
-
-    def site_inputs(site, organization, period):
-        actual, expected = samples.hourly(
-            period, period.timezone, samples.working_load, expected=lambda t: 18.0
-        )
-        quality = {"state": "ready", "method": "Sample baseline.", "cv_rmse_pct": 9.0}
-        return SiteInputs(actual, expected, quality, [samples.OPPORTUNITY]), samples.Factors()
-
-    monkeypatch.setattr(build, "site_inputs", site_inputs)
-    monkeypatch.setattr(periods, "local_today", lambda timezone, now=None: date(2026, 11, 23))
 
 
 @pytest.fixture
@@ -53,18 +37,9 @@ def post(helper, account, **body):
     return helper.client.post("/api/v1/reports", json=body, headers=account["headers"])
 
 
-def make_site(app, account, site_id="plant-1", name="Plant One", timezone="UTC"):
-    from cei.services import sites
-
-    with app.app_context():
-        organization = db.session.get(Organization, account["organization"]["id"])
-        sites.create_site(organization, site_id, name=name, timezone=timezone)
-        db.session.commit()
-
-
 def test_generate_list_show_and_download_a_site_report(inline_app, inline, fake_analytics):
     account = inline.signup()
-    make_site(inline_app, account)
+    create_site(inline_app, account)
     response = post(inline, account, site_id="plant-1", period_end="2026-11-22")
     assert response.status_code == 202, response.get_json()
     created = response.get_json()
@@ -94,8 +69,8 @@ def test_generate_list_show_and_download_a_site_report(inline_app, inline, fake_
 
 def test_portfolio_report_with_the_default_period(inline_app, inline, fake_analytics):
     account = inline.signup()
-    make_site(inline_app, account, "plant-1")
-    make_site(inline_app, account, "plant-2", timezone="Europe/Rome")
+    create_site(inline_app, account, "plant-1")
+    create_site(inline_app, account, "plant-2", timezone="Europe/Rome")
     response = post(inline, account)
     assert response.status_code == 202
     body = response.get_json()
@@ -111,7 +86,7 @@ def test_portfolio_report_with_the_default_period(inline_app, inline, fake_analy
 
 def test_bad_requests_get_the_error_envelope(inline_app, inline, fake_analytics):
     account = inline.signup()
-    make_site(inline_app, account)
+    create_site(inline_app, account)
     cases = [
         ({"site_id": "nope"}, 404, "NOT_FOUND"),
         ({"period_end": "2026-11-23"}, 422, "INVALID_PERIOD"),  # today has not ended
@@ -152,7 +127,7 @@ def test_a_failed_generation_is_recorded(inline_app, inline, fake_analytics, mon
 
     monkeypatch.setattr(build, "site_inputs", broken)
     account = inline.signup()
-    make_site(inline_app, account)
+    create_site(inline_app, account)
     report_id = post(inline, account, site_id="plant-1").get_json()["id"]
     body = inline.client.get(f"/api/v1/reports/{report_id}", headers=account["headers"]).get_json()
     assert body["status"] == "failed"
@@ -162,7 +137,7 @@ def test_a_failed_generation_is_recorded(inline_app, inline, fake_analytics, mon
 
 def test_plan_without_reports_answers_403_everywhere(inline_app, inline, fake_analytics):
     account = inline.signup()
-    make_site(inline_app, account)
+    create_site(inline_app, account)
     report_id = post(inline, account, site_id="plant-1").get_json()["id"]
     with inline_app.app_context():
         db.session.execute(
@@ -188,7 +163,7 @@ def test_plan_without_reports_answers_403_everywhere(inline_app, inline, fake_an
 
 def test_another_organizations_report_is_404(inline_app, inline, fake_analytics):
     owner, other = inline.signup(), inline.signup(org="Other Org")
-    make_site(inline_app, owner)
+    create_site(inline_app, owner)
     report_id = post(inline, owner, site_id="plant-1").get_json()["id"]
     for path in ("", "/pdf", "/csv"):
         answer = inline.client.get(f"/api/v1/reports/{report_id}{path}", headers=other["headers"])

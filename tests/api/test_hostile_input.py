@@ -40,7 +40,10 @@ def _config(database_url):
         "PROPAGATE_EXCEPTIONS": False,
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
         "WTF_CSRF_ENABLED": False,
-        "RATELIMIT_ENABLED": False,
+        # Not RATELIMIT_ENABLED=False: the limiter is shared by every app in the process and
+        # would stay off for the apps of later tests.
+        "LOGIN_RATE_LIMIT": "100000 per minute",
+        "SIGNUP_RATE_LIMIT": "100000 per minute",
         "REDIS_URL": None,
         **FAST_ARGON2,
     }

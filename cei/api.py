@@ -117,10 +117,10 @@ class ParsedBodyParser(FlaskParser):
         if not is_json_request(req):
             return webargs_core.missing
         if "json_body" not in g:
-            from cei.http import parse_json, refuse_bad_document
+            from cei.http import parse_json, refuse_unstorable_text
 
             g.json_body = parse_json(req.get_data(cache=True))
-            refuse_bad_document(g.json_body)
+            refuse_unstorable_text(g.json_body)
         # A blank body is "no arguments": required fields answer 422, not a parse error.
         return webargs_core.missing if g.json_body is None else g.json_body
 

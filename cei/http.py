@@ -16,7 +16,7 @@ from werkzeug.routing import IntegerConverter
 
 from cei.api import api_abort, error_envelope, is_api_request
 from cei.gcpause import collector_paused
-from cei.jsonio import document_problem, loads
+from cei.jsonio import NestedTooDeeply, loads, unstorable_text
 from cei.text import shown, text_problem
 
 log = logging.getLogger("cei.http")
@@ -59,17 +59,15 @@ def parse_json_body():
         return
     g.json_body = parse_json(raw)
     request._cached_json = (g.json_body, g.json_body)
-    refuse_bad_document(g.json_body)
+    refuse_unstorable_text(g.json_body)
 
 
-def refuse_bad_document(document):
-    """Answer 400 for JSON nested too deeply, 422 for a string that cannot be stored."""
-    problem = document_problem(document)
+def refuse_unstorable_text(document):
+    """Answer 422, naming the field, when a string of ``document`` cannot be stored."""
+    problem = unstorable_text(document)
     if problem is None:
         return
-    kind, path, message = problem
-    if kind == "depth":
-        api_abort(400, "MALFORMED_JSON", "Request body is nested too deeply", detail=message)
+    path, message = problem
     api_abort(
         422,
         "VALIDATION_ERROR",
@@ -110,7 +108,10 @@ def refuse_unstorable_parameters():
 
 
 def parse_json(raw):
-    """Return the JSON document in ``raw`` (None when blank), or answer 400 MALFORMED_JSON."""
+    """Return the JSON document in ``raw`` (None when blank), or answer 400 MALFORMED_JSON.
+
+    Not JSON, not UTF-8, or nested over ``MAX_JSON_DEPTH`` levels (see :func:`cei.jsonio.loads`).
+    """
     if not raw.strip():
         return None
     try:
@@ -118,6 +119,8 @@ def parse_json(raw):
         # passes over them during parsing would be wasted.
         with collector_paused():
             return loads(raw)
+    except NestedTooDeeply as exc:
+        api_abort(400, "MALFORMED_JSON", "Request body is nested too deeply", detail=str(exc))
     except (ValueError, UnicodeDecodeError) as exc:
         api_abort(400, "MALFORMED_JSON", "Request body is not valid JSON", detail=str(exc)[:200])
 

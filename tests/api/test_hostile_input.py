@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from cei import create_app
 from cei.extensions import db
+from cei.jsonio import MAX_JSON_DEPTH
 from tests.conftest import FAST_ARGON2, _empty_tables, bearer
 
 ENVELOPE_KEYS = {"code", "message", "request_id"}
@@ -237,8 +238,9 @@ def _param_cases():
 def _json_operations():
     for method, path, media_type, _ in _bodies():
         if media_type == "application/json":
-            marks = _mark(method, path, "json", None, "deep")
-            yield pytest.param(method, path, marks=marks, id=_id(method, path))
+            for depth in (MAX_JSON_DEPTH + 1, DEEP_NESTING):
+                marks = _mark(method, path, "json", None, "deep")
+                yield pytest.param(method, path, depth, marks=marks, id=_id(method, path, depth))
 
 
 class World:
@@ -447,10 +449,10 @@ def test_hostile_body_field_is_refused(world, method, path, media_type, field, h
     assert world.snapshot() == before
 
 
-@pytest.mark.parametrize(("method", "path"), list(_json_operations()))
-def test_deeply_nested_json_under_an_ignored_key_is_refused(world, method, path):
+@pytest.mark.parametrize(("method", "path", "depth"), list(_json_operations()))
+def test_deeply_nested_json_under_an_ignored_key_is_refused(world, method, path, depth):
     body = json.dumps(_baseline(method, path, "application/json"))
-    deep = "[" * DEEP_NESTING + "]" * DEEP_NESTING
+    deep = "[" * depth + "]" * depth
     raw = (body[:-1] + f', "ignored": {deep}' + "}").encode()
     url = world.url(path, query=_query(method, path, _parameters(method, path)))
     before = world.snapshot()

@@ -7,8 +7,8 @@ from sqlalchemy import text
 
 from cei.extensions import db
 from cei.http import MAX_ID
-from cei.jsonio import MAX_JSON_DEPTH, document_problem
-from cei.text import text_problem
+from cei.jsonio import MAX_JSON_DEPTH, NestedTooDeeply, loads, nested_too_deeply, unstorable_text
+from cei.text import NUL_MESSAGE, text_problem
 
 SIGNUP = "/api/v1/auth/signup"
 
@@ -38,28 +38,43 @@ def test_text_rule(value, refused):
     assert (text_problem(value) is not None) is refused
 
 
-def test_document_problem_finds_the_first_bad_string_in_reading_order():
+def test_unstorable_text_is_found_in_reading_order():
     document = {"a": "fine", "b": [{"c": "x\x00"}, "y\ud800"], "d": "z\x00"}
-    kind, path, message = document_problem(document)
-    assert (kind, path) == ("text", ("b", 0, "c"))
+    path, message = unstorable_text(document)
+    assert path == ("b", 0, "c")
     assert "NUL" in message
-    assert document_problem({"ok": ["a", {"b": 1.5, "c": None}]}) is None
+    assert unstorable_text({"ok": ["a", {"b": 1.5, "c": None}]}) is None
 
 
-def test_document_problem_checks_keys():
-    kind, path, message = document_problem({"fine": {"ba\x00d": 1}})
-    assert kind == "text"
+def test_unstorable_text_checks_keys():
+    path, message = unstorable_text({"fine": {"ba\x00d": 1}})
     assert path == ("fine", "ba\\x00d")
     assert "field name" in message
 
 
-def test_document_problem_bounds_depth_without_recursing():
-    assert document_problem(nested(MAX_JSON_DEPTH)) is None
-    kind, path, _ = document_problem(nested(MAX_JSON_DEPTH + 1))
-    assert kind == "depth"
-    assert len(path) == MAX_JSON_DEPTH
+def test_unstorable_text_walks_without_recursing():
+    # Deeper than the interpreter's recursion limit (request bodies never get this deep).
+    assert unstorable_text(nested(3000, "a\x00")) == ((0,) * 3000, NUL_MESSAGE)
+
+
+def test_nesting_depth_is_bounded():
+    assert not nested_too_deeply(nested(MAX_JSON_DEPTH))
+    assert not nested_too_deeply({"a": nested(MAX_JSON_DEPTH - 1), "b": 1})
+    assert nested_too_deeply(nested(MAX_JSON_DEPTH + 1))
+    assert nested_too_deeply([1, {"a": [2, nested(MAX_JSON_DEPTH - 1)]}])
     # Far deeper than the interpreter's recursion limit: still an answer, not an exception.
-    assert document_problem(nested(100_000))[0] == "depth"
+    assert nested_too_deeply(nested(100_000))
+    assert not nested_too_deeply("text") and not nested_too_deeply(None)
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 1000, 1100, 5000])
+def test_loads_refuses_deep_documents(depth):
+    with pytest.raises(NestedTooDeeply):
+        loads("[" * depth + "]" * depth)
+    # The standard library fallback (orjson refuses NaN) is bounded alike.
+    with pytest.raises(NestedTooDeeply):
+        loads("[NaN, " + "[" * depth + "]" * depth + "]")
+    assert loads("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH) == nested(MAX_JSON_DEPTH)
 
 
 def test_json_nesting_limit_over_http(client):

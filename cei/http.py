@@ -17,6 +17,7 @@ from werkzeug.routing import IntegerConverter
 from cei.api import api_abort, error_envelope, is_api_request
 from cei.gcpause import collector_paused
 from cei.jsonio import NestedTooDeeply, loads, unstorable_text
+from cei.models.types import MAX_INTEGER
 from cei.text import shown, text_problem
 
 log = logging.getLogger("cei.http")
@@ -167,10 +168,6 @@ def database_error(error):
     return error_envelope(exc) if is_api_request() else exc
 
 
-# The largest value of an INTEGER column on every supported database (PostgreSQL's int4).
-MAX_ID = 2**31 - 1
-
-
 class IdConverter(IntegerConverter):
     """``<int:…>`` that matches only ids an INTEGER column can hold (else the route 404s).
 
@@ -178,10 +175,10 @@ class IdConverter(IntegerConverter):
     there (an overflow on SQLite, a ``DataError`` on PostgreSQL).
     """
 
-    # Ten digits cover MAX_ID; longer strings are not even converted.
+    # Ten digits cover MAX_INTEGER; longer strings are not even converted.
     regex = r"\d{1,10}"
 
-    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_INTEGER, signed=False):
         super().__init__(map, fixed_digits, min, max, signed)
 
 

@@ -6,9 +6,11 @@ import pytest
 from sqlalchemy import text
 
 from cei.extensions import db
-from cei.http import MAX_ID
 from cei.jsonio import MAX_JSON_DEPTH, NestedTooDeeply, loads, nested_too_deeply, unstorable_text
+from cei.models.types import MAX_INTEGER
+from cei.services import accounts
 from cei.text import NUL_MESSAGE, text_problem
+from tests.conftest import bearer
 
 SIGNUP = "/api/v1/auth/signup"
 
@@ -129,10 +131,9 @@ def test_web_pages_answer_400_not_500(client):
 def test_id_converter_bounds_and_documents_ids(client, api):
     admin = api.signup()
     tokens = "/api/v1/auth/integration-tokens"
-    assert client.delete(f"{tokens}/{MAX_ID}", headers=admin["headers"]).get_json()["message"] == (
-        "Integration token not found"
-    )
-    for too_big in (MAX_ID + 1, 2**63, 10**40):
+    largest = client.delete(f"{tokens}/{MAX_INTEGER}", headers=admin["headers"])
+    assert largest.get_json()["message"] == "Integration token not found"
+    for too_big in (MAX_INTEGER + 1, 2**63, 10**40):
         response = client.delete(f"{tokens}/{too_big}", headers=admin["headers"])
         assert response.status_code == 404
         assert response.get_json()["code"] == "NOT_FOUND"
@@ -140,7 +141,7 @@ def test_id_converter_bounds_and_documents_ids(client, api):
     assert client.delete(f"{tokens}/{created['id']}", headers=admin["headers"]).status_code == 204
     spec = client.get("/openapi.json").get_json()
     parameter = spec["paths"][tokens + "/{token_id}"]["parameters"][0]
-    assert parameter["schema"]["maximum"] == MAX_ID
+    assert parameter["schema"]["maximum"] == MAX_INTEGER
 
 
 def test_database_refusing_a_value_is_a_422_not_a_500(make_app, postgres_url):
@@ -157,3 +158,16 @@ def test_database_refusing_a_value_is_a_422_not_a_500(make_app, postgres_url):
     assert response.status_code == 422
     assert response.get_json()["code"] == "VALIDATION_ERROR"
     assert client.get("/test-overflow").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"u": 2**70, "v": 0}, {"u": [1], "v": 0}, {"u": {"id": 1}, "v": 0}, {"u": True, "v": 0}, [1]],
+)
+def test_signed_access_tokens_of_odd_shape_are_refused(app, client, api, payload):
+    api.signup()
+    with app.test_request_context():
+        token = accounts._serializer().dumps(payload)
+    response = client.get("/api/v1/auth/whoami", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "TOKEN_REVOKED"

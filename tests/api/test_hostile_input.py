@@ -5,7 +5,8 @@ from ``/openapi.json``, so a new operation or field is covered without editing t
 operation with a body needs a valid baseline in ``BASELINES``; a test says when one is missing).
 Each case sends a valid baseline request with one value made hostile and expects a precise 4xx
 envelope and an unchanged database. The baselines themselves are checked to succeed, so each
-refusal is the hostile value's doing.
+refusal is the hostile value's doing. Values inside batch records and CSV rows fail their
+record alone (200, counted in ``failed``), as the ingestion contract says.
 """
 
 import copy
@@ -243,6 +244,19 @@ def _json_operations():
                 yield pytest.param(method, path, depth, marks=marks, id=_id(method, path, depth))
 
 
+def _csv_cases():
+    """Every record field as a CSV column (uploads go through the batch's checks)."""
+    record = _resolve({"$ref": "#/components/schemas/BatchRecord"})
+    for column, schema in record["properties"].items():
+        hostiles = ["nul", "invalid_utf8"]
+        if schema.get("type") in {"integer", "number"}:
+            # str.isdigit() is true for "²" while int() refuses it.
+            hostiles.append("superscript_digit")
+        for hostile in hostiles:
+            marks = [H1] if (column, hostile) == ("interval_minutes", "superscript_digit") else []
+            yield pytest.param(column, hostile, marks=marks, id=_id(column, hostile))
+
+
 class World:
     """One organization with a site, a meter and a token, and a client to attack it with."""
 
@@ -297,6 +311,22 @@ class World:
 
 def _csv():
     return f"timestamp_utc,value\n{_recent_hour()},2.5\n".encode()
+
+
+CSV_ROW = {
+    "site_id": SITE,
+    "meter_id": METER,
+    "timestamp_utc": _recent_hour(),
+    "value": "2.5",
+    "unit": "kWh",
+    "idempotency_key": "row-1",
+    "interval_minutes": "60",
+}
+HOSTILE_CELLS = {
+    "nul": b"a\x00b",
+    "invalid_utf8": b"a\xffb",
+    "superscript_digit": "\u00b2".encode(),
+}
 
 
 def _make_world(database_url):
@@ -520,3 +550,29 @@ def test_the_cases_cover_what_the_issue_names():
         "token_id",
         "int64_overflow",
     ) in param_cases
+
+
+@pytest.mark.parametrize(("column", "hostile"), list(_csv_cases()))
+def test_hostile_csv_cell_fails_its_row(world, column, hostile):
+    cells = {name: value.encode() for name, value in CSV_ROW.items()}
+    cells[column] = HOSTILE_CELLS[hostile]
+    csv = b",".join(name.encode() for name in cells) + b"\n" + b",".join(cells.values()) + b"\n"
+    before = world.snapshot()
+
+    response = world.client.post(
+        "/api/v1/timeseries/upload",
+        data={"file": (BytesIO(csv), "readings.csv")},
+        headers=world.headers,
+        content_type="multipart/form-data",
+    )
+
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    result = response.get_json()
+    assert (result["failed"], result["ingested"], result["updated"]) == (1, 0, 0), result
+    assert result["errors"][0]["code"].startswith("INVALID_"), result
+    assert world.snapshot() == before
+
+
+def test_csv_cases_cover_every_record_field():
+    columns = {p.values[0] for p in _csv_cases()}
+    assert set(CSV_ROW) == columns

@@ -2,10 +2,13 @@
 
 import logging
 
+import flask_smorest
 import marshmallow as ma
 from flask import g, request
 from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("cei.api")
@@ -103,4 +106,37 @@ def _original(error):
     return getattr(error, "original_exception", None) or None
 
 
-__all__ = ["CeiApi", "api_abort", "error_envelope", "HTTPException", "ErrorEnvelopeSchema"]
+class ParsedBodyParser(FlaskParser):
+    """A webargs parser that takes the JSON body :mod:`cei.http` already parsed and checked.
+
+    webargs would parse the body a second time with the standard library, slower, and
+    recursing over nesting that the first parse refused (a 500 on ``RecursionError``).
+    """
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return webargs_core.missing
+        if "json_body" not in g:
+            from cei.http import parse_json, refuse_unstorable_text
+
+            g.json_body = parse_json(req.get_data(cache=True))
+            refuse_unstorable_text(g.json_body)
+        # A blank body is "no arguments": required fields answer 422, not a parse error.
+        return webargs_core.missing if g.json_body is None else g.json_body
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """The flask-smorest Blueprint every API area uses: its arguments come from the body
+    that :mod:`cei.http` parsed once."""
+
+    ARGUMENTS_PARSER = ParsedBodyParser()
+
+
+__all__ = [
+    "Blueprint",
+    "CeiApi",
+    "api_abort",
+    "error_envelope",
+    "HTTPException",
+    "ErrorEnvelopeSchema",
+]

@@ -5,6 +5,10 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+# The largest value an INTEGER column holds on every supported database (PostgreSQL's int4;
+# SQLite's are 64-bit): ids beyond it cannot exist, so they are refused before any query.
+MAX_INTEGER = 2**31 - 1
+
 
 def utcnow():
     """Return the current time as an aware UTC datetime."""

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from cei.extensions import db
 from cei.models import Organization, User
-from cei.models.types import utcnow
+from cei.models.types import MAX_INTEGER, utcnow
 from cei.services.errors import Conflict, InvalidCredentials, ServiceError
 from cei.services.passwords import (
     MAX_PASSWORD_LENGTH,
@@ -118,7 +118,10 @@ def user_for_access_token(token):
         raise AccessTokenError("TOKEN_EXPIRED", "Access token expired; log in again") from exc
     except BadSignature as exc:
         raise AccessTokenError("TOKEN_INVALID", "Access token is not valid") from exc
-    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    user_id = data.get("u") if isinstance(data, dict) else None
+    # Signed by us, so well formed unless the secret key leaked; checked all the same.
+    valid_id = type(user_id) is int and 0 < user_id <= MAX_INTEGER
+    user = db.session.get(User, user_id) if valid_id else None
     if user is None or user.session_version != data.get("v"):
         raise AccessTokenError("TOKEN_REVOKED", "Access token is no longer valid; log in again")
     return user

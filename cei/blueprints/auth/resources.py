@@ -4,10 +4,9 @@ import marshmallow as ma
 from flask import current_app, g, request
 from flask.views import MethodView
 from flask_login import logout_user
-from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
-from cei.api import api_abort
+from cei.api import Blueprint, api_abort
 from cei.blueprints.auth.schemas import (
     IntegrationTokenCreatedSchema,
     IntegrationTokenSchema,

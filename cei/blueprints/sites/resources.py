@@ -6,8 +6,8 @@ changing sites and meters is for organization admins signed in as users.
 """
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from cei.api import Blueprint
 from cei.blueprints.errors import service_errors
 from cei.blueprints.sites.schemas import (
     MeterCreateSchema,

@@ -36,6 +36,7 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/ingest.py
 	$(PY) bench/upload.py
 	$(PY) bench/reads.py
+	$(PY) bench/reports.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -7,7 +7,10 @@ from flask_migrate import upgrade
 
 def register_commands(app):
     """Add CEI's commands to ``flask``/``cei``."""
+    from cei.tasks.report_commands import reports_cli
+
     app.cli.add_command(init_db)
+    app.cli.add_command(reports_cli)
 
 
 @click.command("init-db")

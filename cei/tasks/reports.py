@@ -170,7 +170,7 @@ def hand_over_queued(app, now=None):
 
 
 def schedule_weekly(app, now=None):
-    """Queue the due weekly portfolio reports and hand them over; return their ids."""
+    """Queue the due weekly portfolio reports and hand them over; return ``(queued, handed)``."""
     queued = jobs.queue_weekly_reports(now)
     db.session.commit()
-    return hand_over(app, queued)
+    return queued, hand_over(app, queued)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 
 from flask import current_app, has_app_context
 
@@ -167,6 +168,22 @@ def hand_over_queued(app, now=None):
     pending = jobs.reports_to_hand_over(now)
     db.session.commit()
     return hand_over(app, pending)
+
+
+def dispatch(app, now=None):
+    """One dispatcher pass for reports: fail lost jobs, queue due weekly reports, hand over.
+
+    Returns ``{"reports_lost", "reports_scheduled", "reports_handed_over"}`` counts.
+    """
+    lost = jobs.fail_lost_reports(now, timedelta(seconds=2 * JOB_TIMEOUT))
+    scheduled = jobs.queue_weekly_reports(now)
+    db.session.commit()
+    handed = hand_over_queued(app, now)
+    return {
+        "reports_lost": lost,
+        "reports_scheduled": len(scheduled),
+        "reports_handed_over": len(handed),
+    }
 
 
 def schedule_weekly(app, now=None):

@@ -68,3 +68,41 @@ def test_the_first_monday_after_spring_forward(app, api):
     assert scheduled(app)[-1][1:3] == (date(2026, 3, 16), date(2026, 3, 22))
     assert len(queue(app, datetime(2026, 3, 30, 4, 0, tzinfo=UTC))) == 1
     assert scheduled(app)[-1] == (rome, date(2026, 3, 23), date(2026, 3, 29), "portfolio")
+
+
+def test_a_dispatcher_pass_schedules_hands_over_and_fails_lost_jobs(make_app, fake_analytics):
+    from datetime import timedelta
+
+    from cei.tasks import reports as report_tasks
+    from tests.conftest import ApiHelper, _empty_tables
+
+    app = make_app(JOBS_INLINE=True)
+    with app.app_context():
+        _empty_tables()
+    api = ApiHelper(app.test_client())
+    organization(api, app, "Rome", "Europe/Rome")
+    monday = datetime(2026, 11, 23, 5, 30, tzinfo=UTC)
+    with app.app_context():
+        stuck = Report(
+            organization_id=db.session.scalar(select(Organization.id)),
+            kind="portfolio",
+            period_first=date(2026, 11, 9),
+            period_last=date(2026, 11, 15),
+            timezone="UTC",
+            status="running",
+            started_at=monday - timedelta(hours=1),
+        )
+        db.session.add(stuck)
+        db.session.commit()
+        stats = report_tasks.dispatch(app, monday)
+        assert stats == {"reports_lost": 1, "reports_scheduled": 1, "reports_handed_over": 1}
+        rows = db.session.scalars(select(Report).order_by(Report.id)).all()
+        assert [(row.trigger, row.status) for row in rows] == [
+            ("manual", "failed"),
+            ("scheduled", "succeeded"),
+        ]
+        assert report_tasks.dispatch(app, monday) == {
+            "reports_lost": 0,
+            "reports_scheduled": 0,
+            "reports_handed_over": 0,
+        }

@@ -136,6 +136,17 @@ def mark_enqueued(report_ids, now=None):
         )
 
 
+def fail_lost_reports(now=None, timeout=timedelta(minutes=20)):
+    """Fail reports still running ``timeout`` after they started (their worker was lost)."""
+    now = now or utcnow()
+    result = db.session.execute(
+        update(Report)
+        .where(Report.status == "running", Report.started_at < now - timeout)
+        .values(status="failed", error="the job was lost (worker stopped)", finished_at=now)
+    )
+    return result.rowcount
+
+
 def reports_to_hand_over(now=None, requeue_after=timedelta(minutes=10)):
     """Return ids of queued reports never handed to the job queue, or handed long ago."""
     now = now or utcnow()

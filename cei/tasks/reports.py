@@ -170,13 +170,14 @@ def hand_over_queued(app, now=None):
     return hand_over(app, pending)
 
 
-def dispatch(app, now=None):
-    """One dispatcher pass for reports: fail lost jobs, queue due weekly reports, hand over.
+def dispatch(app, now=None, schedule=True):
+    """One dispatcher pass for reports: fail lost jobs, queue due weekly reports (``schedule``;
+    once a minute is plenty), hand queued reports over.
 
     Returns ``{"reports_lost", "reports_scheduled", "reports_handed_over"}`` counts.
     """
     lost = jobs.fail_lost_reports(now, timedelta(seconds=2 * JOB_TIMEOUT))
-    scheduled = jobs.queue_weekly_reports(now)
+    scheduled = jobs.queue_weekly_reports(now) if schedule else []
     db.session.commit()
     handed = hand_over_queued(app, now)
     return {

@@ -12,7 +12,7 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT = 440, 250
+WIDTH, HEIGHT = 440, 215
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 8, 26, 22
 INK = "#1a1a1a"
 ACTUAL_FILL = "#4d4d4d"

@@ -59,6 +59,20 @@ class Kpis:
     change_pct: float | None = None  # this 7 d vs the previous 7 d
     coverage_pct: float | None = None  # hours with data / hours of the period
 
+    @property
+    def excess_kwh(self):
+        """kWh above (positive) or below the baseline, or None without one."""
+        if self.kwh is None or self.baseline_kwh is None:
+            return None
+        return round(self.kwh - self.baseline_kwh, 3)
+
+    @property
+    def excess_cost(self):
+        """What the kWh above (positive) or below the baseline cost, or None."""
+        if self.cost is None or self.baseline_cost is None:
+            return None
+        return round(self.cost - self.baseline_cost, 2)
+
 
 @dataclass
 class DayRow:

@@ -185,3 +185,24 @@ def test_read_scoped_integration_tokens_may_read_reports(inline_app, inline, fak
         "/api/v1/reports", headers={"Authorization": f"Bearer {ingest_only['token']}"}
     )
     assert denied.status_code == 403 and denied.get_json()["code"] == "INSUFFICIENT_SCOPE"
+
+
+def test_pending_reports_are_capped(make_app, fake_analytics, monkeypatch):
+    from cei.services.reports import jobs
+    from tests.conftest import ApiHelper, _empty_tables
+
+    monkeypatch.setattr(jobs, "MAX_PENDING", 2)
+    application = make_app(ANALYTICS_BACKGROUND=False)
+    with application.app_context():
+        _empty_tables()
+    api = ApiHelper(application.test_client())
+    account = api.signup()
+    assert [post(api, account).status_code for _ in range(2)] == [202, 202]
+    refused = post(api, account)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "30"
+    assert refused.get_json()["code"] == "TOO_MANY_PENDING_REPORTS"
+    with application.app_context():
+        db.session.execute(update(Report).values(status="succeeded"))
+        db.session.commit()
+    assert post(api, account).status_code == 202

@@ -12,10 +12,12 @@ from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from cei.api import api_abort
 from cei.blueprints.errors import service_errors
 from cei.blueprints.reports.schemas import ReportRequestSchema, ReportSchema
 from cei.extensions import db
 from cei.security import authenticated, current_organization, current_principal
+from cei.services.errors import ServiceError
 from cei.services.reports import jobs
 from cei.services.reports.naming import file_name
 from cei.tasks import reports as report_tasks
@@ -71,15 +73,21 @@ class Reports(MethodView):
         is `succeeded` (or `failed`). `period_end` (the last of the 7 days, inclusive) defaults
         to yesterday in the site's timezone, the organization's for the portfolio, and must be
         a day that has ended there (422 `INVALID_PERIOD`). An unknown `site_id` answers 404.
+        At most 10 reports of an organization wait or run at once (429
+        `TOO_MANY_PENDING_REPORTS`, with `Retry-After`).
         """
         principal = current_principal()
-        with service_errors():
+        try:
             report = jobs.request_report(
                 current_organization(),
                 site_id=data.get("site_id"),
                 period_end=data.get("period_end"),
                 user=principal.user,
             )
+        except jobs.TooManyPending as exc:
+            api_abort(429, exc.code, exc.message, exc.detail, headers={"Retry-After": "30"})
+        except ServiceError as exc:
+            api_abort(exc.status, exc.code, exc.message, detail=exc.detail)
         db.session.commit()
         report_tasks.hand_over(current_app._get_current_object(), [report.id])
         db.session.refresh(report)

@@ -13,7 +13,7 @@ import logging
 import time
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cei.extensions import db
@@ -27,6 +27,10 @@ log = logging.getLogger("cei.reports")
 
 MAX_LISTED = 200
 MAX_ERROR_LENGTH = 2000
+# Reports an organization may have waiting or in the making at once: each costs seconds of
+# CPU, so a loop of requests must not queue thousands of them.
+MAX_PENDING = 10
+PENDING = ("queued", "running")
 
 
 class ReportsDisabled(ServiceError):
@@ -34,6 +38,13 @@ class ReportsDisabled(ServiceError):
 
     status = 403
     code = "PLAN_FEATURE_DISABLED"
+
+
+class TooManyPending(ServiceError):
+    """The organization already has ``MAX_PENDING`` reports queued or running."""
+
+    status = 429
+    code = "TOO_MANY_PENDING_REPORTS"
 
 
 class ReportNotReady(ServiceError):
@@ -59,6 +70,16 @@ def request_report(organization, site_id=None, period_end=None, user=None, now=N
     portfolio) and must be a day that has ended there.
     """
     check_enabled(organization)
+    pending = db.session.scalar(
+        select(func.count())
+        .select_from(Report)
+        .where(Report.organization_id == organization.id, Report.status.in_(PENDING))
+    )
+    if pending >= MAX_PENDING:
+        raise TooManyPending(
+            f"{pending} reports are already queued or running; ask again once they are done",
+            detail={"pending": pending, "limit": MAX_PENDING},
+        )
     site = site_service.get_site(organization, site_id) if site_id is not None else None
     timezone = site.timezone if site is not None else organization.timezone
     period = periods.requested_period(timezone, period_end, now)

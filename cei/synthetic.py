@@ -166,7 +166,7 @@ def make_factory(
     night_waste_kw: float = 0.0,
     noise: float = 0.05,
     swing: float = 0.0,
-    swing_persistence: float = 0.9,
+    swing_persistence: float = 0.97,
     spikes: int = 0,
     spike_window_days: int = 14,
     level_shift_start: Any = None,
@@ -194,10 +194,7 @@ def make_factory(
     night = _night_after_workday(index)
     weekend_day = ~np.isin(weekday, WORKDAYS) & np.isin(hour, WEEKEND_DAY_HOURS)
     planned = (
-        base_kw
-        + _weekday_load(index, shift_kw)
-        + night_waste_kw * night
-        + weekend_kw * weekend_day
+        base_kw + _weekday_load(index, shift_kw) + night_waste_kw * night + weekend_kw * weekend_day
     )
     normal = planned * _swing(swing_rng, index, swing, swing_persistence)
 

@@ -118,7 +118,7 @@ def local_hours(timezone: str, end: Any, days: int) -> pd.DatetimeIndex:
 
 def _weekday_load(local: pd.DatetimeIndex, shift_kw: float) -> np.ndarray:
     hour = np.asarray(local.hour)
-    weekday = np.asarray(local.dayofweek)
+    weekday = np.asarray(local.day_of_week)
     share = np.array([WEEKDAY_SHAPE.get(h, 0.0) for h in range(24)])[hour]
     share = np.where((weekday == 0) & (hour == SHIFT_START), MONDAY_START, share)
     share = np.where((weekday == 4) & (hour >= 18) & (hour < SHIFT_END), FRIDAY_EVENING, share)
@@ -128,7 +128,7 @@ def _weekday_load(local: pd.DatetimeIndex, shift_kw: float) -> np.ndarray:
 
 def _night_after_workday(local: pd.DatetimeIndex) -> np.ndarray:
     hour = np.asarray(local.hour)
-    weekday = np.asarray(local.dayofweek)
+    weekday = np.asarray(local.day_of_week)
     evening = (hour >= SHIFT_END) & np.isin(weekday, WORKDAYS)
     morning = (hour < SHIFT_START) & np.isin((weekday - 1) % 7, WORKDAYS)
     return evening | morning
@@ -189,7 +189,7 @@ def make_factory(
     noise_rng, swing_rng, spike_rng, gap_rng = (np.random.default_rng(s) for s in streams)
     n = len(index)
 
-    weekday = np.asarray(index.dayofweek)
+    weekday = np.asarray(index.day_of_week)
     hour = np.asarray(index.hour)
     night = _night_after_workday(index)
     weekend_day = ~np.isin(weekday, WORKDAYS) & np.isin(hour, WEEKEND_DAY_HOURS)

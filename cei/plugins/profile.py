@@ -58,7 +58,7 @@ def end_of_last_full_day(last_hour: pd.Timestamp) -> pd.Timestamp:
 
 def slot_weekday(anchor: pd.Timestamp) -> np.ndarray:
     """Return the weekday (Monday = 0) of each of the 168 slots."""
-    return (anchor.dayofweek + np.arange(SLOTS) // 24) % 7
+    return (anchor.day_of_week + np.arange(SLOTS) // 24) % 7
 
 
 def fill_matrix(values: np.ndarray, row: np.ndarray, slot: np.ndarray, rows: int) -> np.ndarray:

@@ -179,7 +179,9 @@ def make_factory(
     """Generate a factory's hourly kWh and the truth of what was planted in it.
 
     Spikes are placed at random hours of the last ``spike_window_days`` days, at least 12 h
-    apart, outside gaps and outside the level shift; each adds 50–100 % of the peak load.
+    apart, outside gaps and outside the level shift, and not in the last three hours (a spike
+    is told from the start of a level shift by the hours after it); each adds 50–100 % of the
+    peak load.
     ``level_shift_start`` (naive = site-local) starts a +``level_shift_pct`` % shift lasting
     ``level_shift_hours`` hours. ``gaps`` runs of 1–``gap_max_hours`` NaN hours are placed
     anywhere but the first week and the spike hours.
@@ -227,7 +229,7 @@ def make_factory(
     for i in spike_rng.permutation(candidates):
         if len(spike_at) >= spikes:
             break
-        if all(abs(int(i) - j) >= 12 for j in spike_at) and 0 < i < n - 1:
+        if all(abs(int(i) - j) >= 12 for j in spike_at) and 0 < i < n - 3:
             spike_at.append(int(i))
     spike_at.sort()
     for i in spike_at:

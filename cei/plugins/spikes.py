@@ -4,7 +4,9 @@ Both work on the baseline's relative residuals, (actual − expected) / expected
 
 - A spike is one hour whose residual, less the local level of the residuals (a centred 25-hour
   rolling median, so a level shift is not read as a string of spikes), is at least
-  ``spike_z`` robust spreads above it, with neither neighbour above. The spread is 1.4826 × the
+  ``spike_z`` robust spreads above it, while the hour before and the ``confirm_hours`` hours
+  after stay under half that (so a spike is reported once the next hours have been seen, and
+  the first hours of a level shift are not taken for spikes). The spread is 1.4826 × the
   median absolute deviation over the last ``window_days`` days, never below ``min_spread`` (a
   share of the expectation), so a very steady meter does not turn small blips into alerts.
 - A level shift is a change point in the residuals of the last ``window_days`` days (ruptures,
@@ -34,6 +36,7 @@ class SpikesPlugin(Plugin):
     requires = ("baseline",)
     default_params = {
         "spike_z": 6.0,
+        "confirm_hours": 2,
         "min_spread": 0.03,
         "lookback_days": 7,
         "window_days": 14,
@@ -104,10 +107,15 @@ def find_spikes(actual, expected, residual, params) -> list[Finding]:
     detrended = (residual - local_level).to_numpy()
     spread = max(mad_spread(detrended), float(params["min_spread"]))
     z = np.nan_to_num(detrended / spread, nan=0.0)
-    high = z >= float(params["spike_z"])
-    before = np.concatenate([[False], high[:-1]])
-    after = np.concatenate([high[1:], [False]])
-    single = high & ~before & ~after
+    threshold = float(params["spike_z"])
+    high = z >= threshold
+    # Single hour: the hour before and the ``confirm_hours`` after are ordinary (under half the
+    # threshold), so the first hours of a level shift are not taken for spikes; the newest
+    # hours wait for their confirmation.
+    ordinary = z < threshold / 2
+    single = high & np.concatenate([[True], ordinary[:-1]])
+    for ahead in range(1, int(params["confirm_hours"]) + 1):
+        single &= np.concatenate([ordinary[ahead:], np.zeros(min(ahead, len(z)), dtype=bool)])
     since = actual.index[-1] - pd.Timedelta(days=float(params["lookback_days"]))
     single &= np.asarray(actual.index > since)
 
@@ -154,7 +162,9 @@ def find_level_shifts(actual, expected, residual, params) -> list[Finding]:
     scaled = np.clip(values, centre - 4 * noise, centre + 4 * noise) / noise
     penalty = float(params["penalty"]) * math.log(len(scaled))
     cost = CumulativeL2()
-    search = ruptures.Binseg(custom_cost=cost, min_size=min_hours, jump=1).fit(scaled)
+    # Segments as short as two hours place a fresh change point at its hour (a longer minimum
+    # would pull it back); only segments of at least ``min_hours`` become findings.
+    search = ruptures.Binseg(custom_cost=cost, min_size=2, jump=1).fit(scaled)
     bounds = [0, *search.predict(pen=penalty)]
 
     threshold = float(params["shift_min_pct"]) / 100.0

@@ -105,3 +105,17 @@ def test_gaps_and_a_silent_last_day_do_not_break_the_search():
     assert [f.period_start for f in spikes] == [
         t for t in truth.spike_times if t < series.index[-24]
     ]
+
+
+def test_hourly_runs_through_the_start_of_a_shift_report_one_shift_and_no_spike():
+    # A night-time start (03:00) with the hours around it as the noise happened to fall: an
+    # hour of the shift's first hours once looked like a lone spike.
+    start = pd.Timestamp("2026-11-13 03:00", tz="Europe/Rome")
+    series, _ = make_factory(
+        days=70, seed=3, night_waste_kw=30, gaps=4, level_shift_start=start.tz_localize(None)
+    )
+    keys = set()
+    for hours in range(0, 30):
+        for finding in findings(until(series, start + hours * HOUR)):
+            keys.add((finding.kind, finding.key))
+    assert keys == {("level_shift", "level_shift:up:2026-11-13")}

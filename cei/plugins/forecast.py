@@ -81,14 +81,20 @@ class ForecastPlugin(Plugin):
         return PluginResult(
             data={
                 "hourly": hourly,
-                "next_24h_kwh": float(np.nansum(point[:24])),
-                "next_7d_kwh": float(np.nansum(point[:168])),
+                "next_24h_kwh": total(point[:24]),
+                "next_7d_kwh": total(point[:168]),
                 "level_factor": round(float(level), 4),
                 "interval": coverage,
                 "state": baseline.get("state", "ready"),
                 "method": method,
             }
         )
+
+
+def total(values: np.ndarray) -> float | None:
+    """Return the sum of the finite values, or None when there is none (no data yet)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.sum()) if finite.size else None
 
 
 def recent_level(index, actual, expected, residual, floor, params) -> float:

@@ -175,7 +175,7 @@ def find_level_shifts(actual, expected, residual, params) -> list[Finding]:
         if abs(level) < threshold or abs(level - before) < threshold or stop - start < min_hours:
             continue
         first = valid.index[start]
-        ongoing = stop == len(values)
+        ongoing = bool(stop == len(values))
         end = actual.index[-1] + HOUR if ongoing else valid.index[stop - 1] + HOUR
         period = (actual.index >= first) & (actual.index < end)
         excess = float(np.nansum(actual[period].to_numpy() - expected[period].to_numpy()))

@@ -1,12 +1,12 @@
 """Baseline: the kWh each hour was expected to use, from a time-of-week profile.
 
 Every hour's expectation comes from the same site-local weekday-hour slot in the ``weeks``
-weeks before the hour's own week (a trimmed mean: a quarter of the values dropped at each end),
-so the hour itself, and the anomalies of its week, never shape it. A slot with fewer than three
-earlier values falls back to the same hour of the same day type (weekday or weekend) pooled over
-those weeks, then to the whole history. Fit quality is measured on the last full week, whose
-expectations come only from the weeks before it: CV(RMSE) and NMBE against the ASHRAE
-Guideline 14 hourly limits (30 %, ±10 %).
+weeks before the hour's own week (a trimmed mean: a quarter of the values dropped at each end
+once there are three or more), so the hour itself, and the anomalies of its week, never shape
+it. A slot with no earlier value falls back to the same hour of the same day type (weekday or
+weekend) pooled over those weeks, then to the whole history. Fit quality is measured on the
+last full week, whose expectations come only from the weeks before it: CV(RMSE) and NMBE
+against the ASHRAE Guideline 14 hourly limits (30 %, ±10 %).
 """
 
 from __future__ import annotations
@@ -31,14 +31,13 @@ from cei.plugins.profile import (
 
 ASHRAE14_CV_RMSE_PCT = 30.0  # Guideline 14, hourly data
 ASHRAE14_NMBE_PCT = 10.0
-MIN_SAMPLES = 3  # earlier values a slot needs before its own mean is trusted
 
 METHOD = (
     "Time-of-week profile: for each hour, the trimmed mean (a quarter dropped at each end) of "
-    "the same site-local weekday and hour over the {weeks} weeks before that hour's week; "
-    "slots with fewer than {min_samples} values use the same hour of the same day type "
-    "(weekday or weekend) over those weeks. Quality: CV(RMSE) and NMBE on the last full week, "
-    "predicted from the weeks before it."
+    "the same site-local weekday and hour over the {weeks} weeks before that hour's week (while "
+    "fewer than three weeks exist, their plain mean); a slot with no earlier value uses the "
+    "same hour of the same day type (weekday or weekend). Quality: CV(RMSE) and NMBE on the "
+    "last full week, predicted from the weeks before it."
 )
 
 
@@ -74,7 +73,7 @@ class BaselinePlugin(Plugin):
                 .rename("expected"),
                 "expected_ahead": ahead_expected.rename("expected"),
                 "quality": quality,
-                "method": METHOD.format(weeks=weeks, min_samples=MIN_SAMPLES),
+                "method": METHOD.format(weeks=weeks),
                 "history_days": round(float(history_days), 2),
                 "weeks": weeks,
             }
@@ -114,7 +113,9 @@ def rolling_profile(matrix: np.ndarray, weeks: int, weekday: np.ndarray) -> np.n
     padded = np.vstack([np.full((weeks, SLOTS), np.nan), matrix])
     # windows[r] holds rows r-weeks .. r-1 of the matrix, slot by slot.
     windows = np.lib.stride_tricks.sliding_window_view(padded, weeks, axis=0)[:rows]
-    profile = robust_mean(windows, min_count=MIN_SAMPLES)
+    # One or two earlier weeks are used as they are: pooling weekdays would blur what is
+    # particular to a weekday (a slow Monday start, a short Friday) into false deviations.
+    profile = robust_mean(windows)
     if not np.isnan(profile).any():
         return profile
 

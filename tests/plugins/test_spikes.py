@@ -119,3 +119,14 @@ def test_hourly_runs_through_the_start_of_a_shift_report_one_shift_and_no_spike(
         for finding in findings(until(series, start + hours * HOUR)):
             keys.add((finding.kind, finding.key))
     assert keys == {("level_shift", "level_shift:up:2026-11-13")}
+
+
+def test_a_clean_factory_analysed_daily_from_its_third_week_raises_nothing():
+    # The first weeks have one or two earlier weeks per slot: a short Friday evening must not
+    # read as a drop against weekdays pooled together.
+    series, truth = make_factory(days=70, seed=0)
+    found = set()
+    for day in range(14, 36):
+        now = truth.start + pd.Timedelta(days=day, hours=22)  # at the end of the shifts
+        found |= {f.key for f in findings(until(series, now))}
+    assert found == set()

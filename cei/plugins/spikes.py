@@ -12,7 +12,8 @@ Both work on the baseline's relative residuals, (actual − expected) / expected
 - A level shift is a change point in the residuals of the last ``window_days`` days (ruptures,
   PELT search on an "l2" cost, a BIC-like penalty on residuals scaled by their hour-to-hour
   noise) after which the residuals stay at least ``shift_min_pct`` % away from the baseline for
-  at least ``shift_min_hours`` hours. Two weeks of hours keep the search to a few milliseconds
+  at least ``shift_min_hours`` hours, the step standing ``shift_min_z`` noise units out over
+  its length. Two weeks of hours keep the search to a few milliseconds
   whatever the length of the history.
 """
 
@@ -42,6 +43,7 @@ class SpikesPlugin(Plugin):
         "window_days": 14,
         "shift_min_pct": 10.0,
         "shift_min_hours": 4,
+        "shift_min_z": 5.0,  # step × √hours ÷ hour-to-hour noise
         "penalty": 3.0,  # × log(n), in units of the residuals' hour-to-hour variance
     }
 
@@ -173,6 +175,9 @@ def find_level_shifts(actual, expected, residual, params) -> list[Finding]:
         level = float(np.mean(values[start:stop]))
         before = float(np.mean(values[left:start]))
         if abs(level) < threshold or abs(level - before) < threshold or stop - start < min_hours:
+            continue
+        # The step must also stand out of the noise for its length (a few noisy hours do not).
+        if abs(level - before) * math.sqrt(stop - start) / noise < float(params["shift_min_z"]):
             continue
         first = valid.index[start]
         ongoing = bool(stop == len(values))

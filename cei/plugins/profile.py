@@ -104,11 +104,16 @@ def mad_spread(values: np.ndarray) -> float:
 def relative_residuals(actual: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, float]:
     """Return (actual − expected) / max(expected, floor) and the floor used.
 
-    The floor (5 % of the median expectation) keeps hours expected near zero from turning
-    small differences into huge ratios.
+    The floor keeps hours expected near zero from turning small differences into huge ratios:
+    the site's base level (the 10th percentile of the expectations), at least 5 % of their
+    median. With a noisy meter an expectation can come out well under the base load; measured
+    against the base load instead, an ordinary hour after it does not look like a spike.
     """
     positive = expected[np.isfinite(expected) & (expected > 0)]
-    floor = 0.05 * float(np.median(positive)) if positive.size else 1.0
+    if positive.size:
+        floor = max(0.05 * float(np.median(positive)), float(np.percentile(positive, 10)))
+    else:
+        floor = 1.0
     floor = max(floor, 1e-9)
     scale = np.maximum(np.nan_to_num(expected, nan=floor), floor)
     return (actual - expected) / scale, floor

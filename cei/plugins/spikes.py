@@ -136,7 +136,7 @@ def find_spikes(actual, expected, residual, params) -> list[Finding]:
                 period_start=start,
                 period_end=start + HOUR,
                 message=(
-                    f"Spike at {start:%Y-%m-%d %H:%M}: {actual.iloc[i]:.1f} kWh against "
+                    f"Spike at {start:%Y-%m-%d %H:%M %Z}: {actual.iloc[i]:.1f} kWh against "
                     f"{expected.iloc[i]:.1f} kWh expected (+{excess:.1f} kWh)."
                 ),
                 kwh_impact=round(excess, 3),
@@ -195,9 +195,11 @@ def find_level_shifts(actual, expected, residual, params) -> list[Finding]:
                 period_end=end,
                 message=(
                     f"Consumption {'above' if level > 0 else 'below'} the baseline by "
-                    f"{abs(level):.0%} since {first:%Y-%m-%d %H:%M}"
-                    f"{'' if ongoing else f' until {end:%Y-%m-%d %H:%M}'} "
-                    f"({excess:+.1f} kWh so far)."
+                    f"{abs(level):.0%} since {first:%Y-%m-%d %H:%M %Z} ({excess:+.1f} kWh so far)."
+                    if ongoing
+                    else f"Consumption {'above' if level > 0 else 'below'} the baseline by "
+                    f"{abs(level):.0%} from {first:%Y-%m-%d %H:%M %Z} to {end:%Y-%m-%d %H:%M %Z} "
+                    f"({excess:+.1f} kWh)."
                 ),
                 kwh_impact=round(excess, 3),
                 details={

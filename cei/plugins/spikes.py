@@ -4,9 +4,10 @@ Both work on the baseline's relative residuals, (actual − expected) / expected
 
 - A spike is one hour whose residual, less the local level of the residuals (a centred 25-hour
   rolling median, so a level shift is not read as a string of spikes), is at least
-  ``spike_z`` robust spreads above it, while the hour before and the ``confirm_hours`` hours
-  after stay under half that (so a spike is reported once the next hours have been seen, and
-  the first hours of a level shift are not taken for spikes). The spread is 1.4826 × the
+  ``spike_z`` robust spreads above it, while the hour before stays under half that and the
+  median of the ``confirm_hours`` hours after is back within two spreads of the level before
+  it (so a spike is reported once the next hours have been seen, and the first hour of a level
+  shift is not taken for a spike). The spread is 1.4826 × the
   median absolute deviation over the last ``window_days`` days, never below ``min_spread`` (a
   share of the expectation), so a very steady meter does not turn small blips into alerts.
 - A level shift is a change point in the residuals of the last ``window_days`` days (ruptures,
@@ -37,7 +38,7 @@ class SpikesPlugin(Plugin):
     requires = ("baseline",)
     default_params = {
         "spike_z": 6.0,
-        "confirm_hours": 2,
+        "confirm_hours": 3,
         "min_spread": 0.03,
         "lookback_days": 7,
         "window_days": 14,
@@ -111,13 +112,17 @@ def find_spikes(actual, expected, residual, params) -> list[Finding]:
     z = np.nan_to_num(detrended / spread, nan=0.0)
     threshold = float(params["spike_z"])
     high = z >= threshold
-    # Single hour: the hour before and the ``confirm_hours`` after are ordinary (under half the
-    # threshold), so the first hours of a level shift are not taken for spikes; the newest
-    # hours wait for their confirmation.
+    # Single hour: the hour before is ordinary (under half the threshold), and the median of
+    # the next ``confirm_hours`` hours is back within two spreads of the level before the
+    # spike; otherwise it is the first hour of a level shift. The newest hours wait for them.
     ordinary = z < threshold / 2
     single = high & np.concatenate([[True], ordinary[:-1]])
-    for ahead in range(1, int(params["confirm_hours"]) + 1):
-        single &= np.concatenate([ordinary[ahead:], np.zeros(min(ahead, len(z)), dtype=bool)])
+    confirm = int(params["confirm_hours"])
+    before = residual.shift(1).rolling(12, min_periods=3).median().fillna(local_level)
+    after = residual[::-1].rolling(confirm, min_periods=1).median()[::-1].shift(-1)
+    settled = ((after - before) / spread < 2.0) | after.isna()
+    settled &= np.arange(len(z)) < len(z) - confirm  # the hours after must have been seen
+    single &= settled.to_numpy()
     since = actual.index[-1] - pd.Timedelta(days=float(params["lookback_days"]))
     single &= np.asarray(actual.index > since)
 

@@ -14,7 +14,8 @@ Both work on the baseline's relative residuals, (actual − expected) / expected
   PELT search on an "l2" cost, a BIC-like penalty on residuals scaled by their hour-to-hour
   noise) after which the residuals stay at least ``shift_min_pct`` % away from the baseline for
   at least ``shift_min_hours`` hours, the step standing ``shift_min_z`` noise units out over
-  its length. Two weeks of hours keep the search to a few milliseconds
+  its length; a drop that lies mostly on the schedule's holidays is not one. Two weeks of
+  hours keep the search to a few milliseconds
   whatever the length of the history.
 """
 
@@ -65,7 +66,7 @@ class SpikesPlugin(Plugin):
         residual = pd.Series(residual, index=actual.index)
 
         spikes = find_spikes(actual, base, residual, params)
-        shifts = find_level_shifts(actual, base, residual, params)
+        shifts = find_level_shifts(actual, base, residual, params, context.schedule.holidays)
         data = {
             "spikes": len(spikes),
             "level_shifts": len(shifts),
@@ -156,8 +157,11 @@ def find_spikes(actual, expected, residual, params) -> list[Finding]:
     return findings
 
 
-def find_level_shifts(actual, expected, residual, params) -> list[Finding]:
-    """Return a finding for each persistent level shift in the residuals of the window."""
+def find_level_shifts(actual, expected, residual, params, holidays=()) -> list[Finding]:
+    """Return a finding for each persistent level shift in the residuals of the window.
+
+    A drop that lies mostly on the schedule's holidays is the holiday itself, not a finding.
+    """
     valid = residual.dropna()
     min_hours = int(params["shift_min_hours"])
     if len(valid) < 2 * min_hours:
@@ -190,6 +194,10 @@ def find_level_shifts(actual, expected, residual, params) -> list[Finding]:
         period = (actual.index >= first) & (actual.index < end)
         excess = float(np.nansum(actual[period].to_numpy() - expected[period].to_numpy()))
         direction = "up" if level > 0 else "down"
+        if direction == "down" and holidays:
+            days = np.asarray(actual.index[period].tz_localize(None).normalize().date, dtype=object)
+            if np.isin(days, np.asarray(holidays, dtype=object)).mean() >= 0.5:
+                continue
         severity = "info" if direction == "down" else "critical" if level >= 0.3 else "warning"
         findings.append(
             Finding(

@@ -1,8 +1,12 @@
 """The spikes plugin: planted spikes and level shifts are found, clean data stays quiet."""
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
+from cei.plugins.base import AnalysisContext
+from cei.plugins.baseline import BaselinePlugin
 from cei.plugins.spikes import SpikesPlugin
 from cei.synthetic import make_factory
 from tests.plugins.running import analyse, until
@@ -130,3 +134,18 @@ def test_a_clean_factory_analysed_daily_from_its_third_week_raises_nothing():
         now = truth.start + pd.Timedelta(days=day, hours=22)  # at the end of the shifts
         found |= {f.key for f in findings(until(series, now))}
     assert found == set()
+
+
+def test_a_holiday_in_the_schedule_is_not_a_drop():
+    series, truth = make_factory(days=63, seed=42)
+    holiday = pd.Timestamp("2026-11-19").date()  # a Thursday: the factory stays shut
+    closed = series.copy()
+    closed[closed.index.date == holiday] = truth.base_load_kw
+    plain = findings(closed, kind="level_shift")
+    assert [(f.details["shift_pct"] < -50, f.period_start.date()) for f in plain] == [
+        (True, holiday)
+    ]
+    schedule = replace(truth.schedule, holidays=(holiday,))
+    context = AnalysisContext("site-1", "Europe/Rome", truth.end, closed, schedule=schedule)
+    context.results = {"baseline": BaselinePlugin().run(context)}
+    assert SpikesPlugin().run(context).findings == []

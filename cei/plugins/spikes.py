@@ -86,8 +86,10 @@ class SpikesPlugin(Plugin):
 class CumulativeL2(ruptures.base.BaseCost):
     """The "l2" cost (squared deviations from the segment mean) from running sums.
 
-    Each segment's cost is O(1) instead of a pass over the segment, which keeps the search
-    on two weeks of hours to milliseconds.
+    Each segment's cost is O(1) instead of a pass over the segment. On two weeks of hours
+    (336 values, one change): PELT with ruptures' "l2" 5.5 s, binary segmentation with it
+    121 ms, binary segmentation with this cost 1.1 ms (bench/analytics_speed.py, spikes line:
+    2.06 s with PELT before, about 12 ms now).
     """
 
     model = "l2_cumulative"

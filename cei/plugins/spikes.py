@@ -31,6 +31,13 @@ import ruptures
 from cei.plugins.base import AnalysisContext, Finding, Plugin, PluginResult
 from cei.plugins.profile import HOUR, mad_spread, relative_residuals, site_hours
 
+METHOD = (
+    "Spikes: one hour ≥ {spike_z} robust spreads (MAD, at least {min_spread:.0%} of expected) "
+    "above the 25-hour median of the residuals, the next {confirm_hours} hours back to the level "
+    "before. Level shifts: ruptures binary segmentation (l2) on the last {window_days} days of "
+    "residuals, kept when ≥ {shift_min_pct} % for ≥ {shift_min_hours} h."
+)
+
 
 class SpikesPlugin(Plugin):
     """Spikes: one-hour spikes and persistent level shifts against the baseline."""
@@ -54,8 +61,11 @@ class SpikesPlugin(Plugin):
         """Return spike and level-shift findings over the recent days."""
         params = {**self.default_params, **context.params}
         series = site_hours(context.series, context.timezone)
+        method = METHOD.format(**params)
         if len(series) == 0:
-            return PluginResult(data={"spikes": 0, "level_shifts": 0})
+            return PluginResult(
+                data={"spikes": 0, "level_shifts": 0, "window_start": None, "method": method}
+            )
         expected = context.results["baseline"].data["expected"]
         expected = expected.set_axis(context.series.index.tz_convert(context.timezone))
         expected = expected[~expected.index.duplicated(keep="last")].reindex(series.index)
@@ -72,13 +82,7 @@ class SpikesPlugin(Plugin):
             "spikes": len(spikes),
             "level_shifts": len(shifts),
             "window_start": actual.index[0].isoformat(),
-            "method": (
-                f"Spikes: residual ≥ {params['spike_z']} robust spreads (MAD, floor "
-                f"{params['min_spread']:.0%} of expected) above its 25-hour median. Level shifts: "
-                f"ruptures binary segmentation (l2) on the last {params['window_days']} days "
-                f"of residuals, kept when ≥ {params['shift_min_pct']} % for ≥ "
-                f"{params['shift_min_hours']} h."
-            ),
+            "method": method,
         }
         return PluginResult(data=data, findings=spikes + shifts)
 

@@ -150,14 +150,19 @@ def load_registry(
     broken = {problem.plugin for problem in problems}
     known = set(specs) | broken
 
-    for name in sorted(wanted or ()):
-        if name not in known:
-            problems.append(PluginProblem(name, "enabled in configuration but not installed"))
+    # A name in the configuration that matches no plugin is a typo: always fatal.
+    misnamed = [
+        PluginProblem(name, "enabled in configuration but not installed")
+        for name in sorted(wanted or ())
+        if name not in known
+    ] + [
+        PluginProblem(name, "has parameters in configuration but is not installed")
+        for name in sorted(params)
+        if name not in known
+    ]
     for name, values in sorted(params.items()):
         if name not in known:
-            problems.append(
-                PluginProblem(name, "has parameters in configuration but is not installed")
-            )
+            continue
         elif name in specs:
             unknown = _unknown_params(specs[name].default_params, values)
             if unknown:
@@ -181,7 +186,7 @@ def load_registry(
     for cycle in _cycles(specs):
         problems.append(PluginProblem(cycle[0], "dependency cycle: " + " -> ".join(cycle)))
 
-    fatal = [problem for problem in problems if _is_enabled(problem.plugin, wanted, specs)]
+    fatal = misnamed + [p for p in problems if _is_enabled(p.plugin, wanted, specs)]
     if fatal:
         raise PluginLoadError(fatal)
     ignored = tuple(problem for problem in problems if problem not in fatal)

@@ -44,7 +44,7 @@ def local_midnight(day: date, timezone: str) -> pd.Timestamp:
 def week_start(stamp: pd.Timestamp, timezone: str) -> pd.Timestamp:
     """Return the start of the site-local Monday-to-Monday week containing ``stamp``."""
     local = pd.Timestamp(stamp).tz_convert(timezone)
-    monday = local.date() - timedelta(days=local.dayofweek)
+    monday = local.date() - timedelta(days=local.day_of_week)
     return local_midnight(monday, timezone)
 
 
@@ -57,7 +57,7 @@ def next_local_day(day_start: pd.Timestamp, days: int, timezone: str) -> pd.Time
 def non_working_days(index: pd.DatetimeIndex, days, holidays) -> np.ndarray:
     """Return True where the local calendar day of each hour is not a working day
     (its weekday is not in ``days``, or it is a holiday)."""
-    off = ~np.isin(index.dayofweek, np.asarray(days))
+    off = ~np.isin(index.day_of_week, np.asarray(days))
     if holidays:
         dates = np.asarray(index.date, dtype=object)
         off |= np.isin(dates, np.asarray(holidays, dtype=object))

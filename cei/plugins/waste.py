@@ -9,6 +9,7 @@ import pandas as pd
 
 from cei.plugins.base import AnalysisContext, Finding, Opportunity, PluginResult
 from cei.plugins.periods import (
+    HOUR,
     first_valid,
     hour_floor,
     hourly,
@@ -23,6 +24,7 @@ CATEGORIES = {
     "night_waste": "nights of working days",
     "weekend_waste": "weekends and holidays",
 }
+KIND_CODES = {"night_waste": 1, "weekend_waste": 2}
 
 METHOD = (
     "Base load = the median of the site's quietest hours over the trailing {weeks} weeks: the "
@@ -30,8 +32,10 @@ METHOD = (
     "being measured from hour-to-hour changes among those quiet hours (so neither noise nor "
     "occasional low readings pull it down). Waste = kWh above that base load in the hours "
     "outside the operating schedule (nights of working days; weekends and holidays), in site-"
-    "local time; hours below the base load count down to one noise width, so noise cancels "
-    "out. Weekly figures average the window (a missing hour counts as the average of its kind); "
+    "local time; hours below the base load count down to three noise widths, so noise cancels "
+    "out. A week's figure is the median over the window's 7-day blocks (a missing hour counts "
+    "as the average of the same kind of hour at the same time of day), so spikes or a short "
+    "level shift do not set it; "
     "per year = per week x 52.18; cost = kWh x tariff. Base-load drift: the base load of the "
     "last 7 days at least {drift:g} % above that of the {weeks} weeks before them."
 )
@@ -59,7 +63,7 @@ def estimate_base_load(values: pd.Series, floor_percentile: float = 5.0) -> Base
     near = finite & (x <= floor * 1.5 + 1e-9)
     steps = np.diff(x)[near[1:] & near[:-1]]
     if steps.size >= 10:
-        noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / np.sqrt(2.0)
+        noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / float(np.sqrt(2.0))
     else:
         noise = 0.05 * abs(floor)
     noise = max(noise, 0.003 * abs(floor))
@@ -109,8 +113,9 @@ class WastePlugin:
             )
         x = x[x.index >= first]
         base = estimate_base_load(x, params["floor_percentile"])
-        categories = self._categories(context, x.index)
-        weekly = _weekly_figures(x, base, categories)
+        kinds = _kinds(context, x.index)
+        typical = _Typical(x, kinds, base)
+        weekly = _weekly_figures(x, kinds, typical)
 
         result = PluginResult()
         result.data = {
@@ -118,7 +123,6 @@ class WastePlugin:
             "method": method,
             "window_start": x.index[0].isoformat(),
             "window_end": end.tz_convert(tz).isoformat(),
-            "weeks_analysed": round(len(x) / 168, 2),
             "coverage": round(observed / len(x), 4),
             "base_load_kw": round(base.level, 3),
             "noise_kw": round(base.noise, 3),
@@ -146,7 +150,7 @@ class WastePlugin:
                         },
                     )
                 )
-        last_week, findings = self._last_week(context, base, params)
+        last_week, findings = self._last_week(context, base, typical, params)
         result.data["last_week"] = last_week
         result.findings.extend(findings)
         drift, finding = self._drift(context, x, end, params)
@@ -155,21 +159,13 @@ class WastePlugin:
             result.findings.append(finding)
         return result
 
-    @staticmethod
-    def _categories(context, index):
-        operating = context.schedule.is_operating(index)
-        off_day = non_working_days(index, context.schedule.days, context.schedule.holidays)
-        return {"night_waste": ~operating & ~off_day, "weekend_waste": ~operating & off_day}
-
-    def _last_week(self, context, base, params):
+    def _last_week(self, context, base, typical, params):
         """Findings for the last complete site-local week (Monday to Monday)."""
         tz = context.timezone
         week_end = week_start(hour_floor(context.now), tz)
         week_begin = next_local_day(week_end, -7, tz)
         x = hourly(context.series, week_begin, week_end, tz)
-        values = x.to_numpy()
-        finite = np.isfinite(values)
-        coverage = float(finite.mean()) if len(x) else 0.0
+        coverage = float(np.isfinite(x.to_numpy()).mean()) if len(x) else 0.0
         summary = {
             "start": week_begin.isoformat(),
             "end": week_end.isoformat(),
@@ -178,17 +174,15 @@ class WastePlugin:
         if coverage < params["min_coverage"]:
             summary["state"] = "low_coverage"
             return summary, []
-        categories = self._categories(context, x.index)
-        excess = np.clip(values - base.level, -base.noise, None)
-        scale = len(x) / finite.sum()  # missing hours count as the average hour
-        total = float(np.nansum(values)) * scale
+        kinds = _kinds(context, x.index)
+        values, excess = typical.fill(x, kinds)
+        total = float(values.sum())
         summary.update(state="ready", total_kwh=round(total, 2))
         findings = []
         for kind, label in CATEGORIES.items():
-            mask = categories[kind]
-            seen = mask & finite
-            kwh = max(0.0, float(excess[seen].mean()) * mask.sum()) if seen.any() else 0.0
-            share = kwh / total if total > 0 else 0.0
+            mask = kinds == KIND_CODES[kind]
+            kwh = max(0.0, float(excess[mask].sum()))
+            share = float(kwh / total) if total > 0 else 0.0
             summary[f"{kind}_kwh"] = round(kwh, 2)
             summary[f"{kind}_share"] = round(share, 4)
             severity = _severity(share, params)
@@ -249,7 +243,7 @@ class WastePlugin:
             return drift, None
         severity = "critical" if change >= params["drift_critical_pct"] else "warning"
         extra = (now_base.level - then_base.level) * 168
-        year, week, _ = end.tz_convert(tz).isocalendar()
+        year, week, _ = (end - HOUR).tz_convert(tz).isocalendar()
         finding = Finding(
             kind="baseload_drift",
             severity=severity,
@@ -272,27 +266,73 @@ class WastePlugin:
         return drift, finding
 
 
-def _weekly_figures(x, base, categories):
-    """Average kWh per week over the window: total, out-of-hours, and waste per category."""
-    values = x.to_numpy()
+def _kinds(context, index):
+    """Code each hour: 0 = operating, 1 = night of a working day, 2 = weekend or holiday."""
+    operating = context.schedule.is_operating(index)
+    off_day = non_working_days(index, context.schedule.days, context.schedule.holidays)
+    return np.where(operating, 0, np.where(off_day, KIND_CODES["weekend_waste"], 1))
+
+
+class _Typical:
+    """Mean kWh and mean excess over the base load for each kind of hour and local hour of the
+    day over the window: what a missing hour counts as (waste keeps to its hours of the day)."""
+
+    def __init__(self, x, kinds, base):
+        self.base = base
+        values = x.to_numpy()
+        keys = kinds * 24 + np.asarray(x.index.hour)
+        self.values = _means(values, keys, fallback=float(np.nanmean(values)))
+        self.excess = _means(self.excess_of(values), keys, fallback=0.0)
+
+    def excess_of(self, values):
+        # Hours below the base load count down to three noise widths (noise cancels out);
+        # a reading far below (a meter glitch) does not cancel real waste.
+        return np.clip(values - self.base.level, -3.0 * self.base.noise, None)
+
+    def fill(self, x, kinds):
+        """Return the hour values and excesses of ``x`` with missing hours filled in."""
+        values = x.to_numpy()
+        keys = kinds * 24 + np.asarray(x.index.hour)
+        missing = ~np.isfinite(values)
+        excess = self.excess_of(values)
+        return (
+            np.where(missing, self.values[keys], values),
+            np.where(missing, self.excess[keys], excess),
+        )
+
+
+def _means(values, keys, fallback):
     finite = np.isfinite(values)
-    weeks = len(x) / 168
-    excess = np.clip(values - base.level, -base.noise, None)
+    sums = np.bincount(keys[finite], weights=values[finite], minlength=72)
+    counts = np.bincount(keys[finite], minlength=72)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), fallback)
 
-    def per_week(mask, of):
-        seen = mask & finite
-        if not seen.any():
-            return 0.0
-        return float(of[seen].mean()) * mask.sum() / weeks
 
-    everything = np.ones(len(x), dtype=bool)
-    out_of_hours = categories["night_waste"] | categories["weekend_waste"]
-    figures = {
-        "total_kwh_per_week": per_week(everything, values),
-        "out_of_hours_kwh_per_week": per_week(out_of_hours, values),
+def _weekly_figures(x, kinds, typical):
+    """kWh in a typical week of the window: total, out-of-hours, and waste per category.
+
+    The window is cut into 7-day blocks counted back from its end, missing hours filled in
+    from the typical hour of their kind; a figure is the median over the blocks with at least
+    half their hours, so spikes or a temporary level shift in one or two weeks do not set it.
+    """
+    finite = np.isfinite(x.to_numpy())
+    values, excess = typical.fill(x, kinds)
+    columns = {
+        "total_kwh_per_week": (np.ones(len(x), dtype=bool), values),
+        "out_of_hours_kwh_per_week": (kinds > 0, values),
+        **{f"{kind}_kwh_per_week": (kinds == code, excess) for kind, code in KIND_CODES.items()},
     }
+    blocks = [slice(max(0, stop - 168), stop) for stop in range(len(x), 0, -168)]
+    full = [block for block in blocks if block.stop - block.start == 168] or blocks[:1]
+    used = [block for block in full if finite[block].mean() >= 0.5] or full[:1]
+    figures = {}
+    for column, (mask, of) in columns.items():
+        weekly = [
+            float(of[block][mask[block]].sum()) * 168 / (block.stop - block.start) for block in used
+        ]
+        figures[column] = float(np.median(weekly))
     for kind in CATEGORIES:
-        figures[f"{kind}_kwh_per_week"] = max(0.0, per_week(categories[kind], excess))
+        figures[f"{kind}_kwh_per_week"] = max(0.0, figures[f"{kind}_kwh_per_week"])
     figures["waste_kwh_per_week"] = (
         figures["night_waste_kwh_per_week"] + figures["weekend_waste_kwh_per_week"]
     )
@@ -300,7 +340,11 @@ def _weekly_figures(x, base, categories):
     total = figures["total_kwh_per_week"]
     figures["out_of_hours_share"] = figures["out_of_hours_kwh_per_week"] / total if total else 0.0
     figures["waste_share"] = figures["waste_kwh_per_week"] / total if total else 0.0
-    return {key: round(value, 4 if key.endswith("share") else 2) for key, value in figures.items()}
+    figures = {
+        key: round(value, 4 if key.endswith("share") else 2) for key, value in figures.items()
+    }
+    figures["weeks_analysed"] = len(used)
+    return figures
 
 
 def _money(weekly, tariff):

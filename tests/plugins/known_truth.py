@@ -27,8 +27,8 @@ class Site:
     end: pd.Timestamp  # UTC, exclusive: "now" for a run on the whole series
     night_kwh: float  # planted waste on the nights of working days
     weekend_kwh: float  # planted waste on weekends and holidays
-    night_hours: int
-    weekend_hours: int
+    night_hours: int  # hours with planted night waste
+    weekend_hours: int  # hours with planted weekend waste
     hours: int
     category: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
 
@@ -57,6 +57,7 @@ def make_site(
     shift: float = 200.0,
     night_waste: float = 0.0,
     weekend_waste: float = 0.0,
+    weekend_hours: tuple[int, int] = (8, 16),
     hours: tuple[int, int] = (7, 19),
     workdays: tuple[int, ...] = (0, 1, 2, 3, 4),
     holidays: tuple[date, ...] = (),
@@ -68,14 +69,16 @@ def make_site(
     """Build ``days`` local days of hourly kWh from midnight of ``first_day``.
 
     Load = base (+ shift in working hours) (+ night_waste on working days outside hours)
-    (+ weekend_waste all day on non-working days and holidays), times (1 + noise·N(0, 1)).
+    (+ weekend_waste in ``weekend_hours`` of non-working days and holidays), times
+    (1 + noise·N(0, 1)). The rest of non-working days runs at base load: a site with waste in
+    every out-of-hours hour would have no hour that shows its base load.
     ``base_from=(day, level)`` changes the base load from that local day on.
     """
     zone = ZoneInfo(timezone)
     start = datetime.combine(first_day, time(0), zone).astimezone(UTC)
     end = datetime.combine(first_day + timedelta(days=days), time(0), zone).astimezone(UTC)
     rng = np.random.default_rng(seed)
-    stamps, values, night, weekend = [], [], [], []
+    stamps, values, night, weekend, off_days = [], [], [], [], []
     moment = start
     while moment < end:
         local = moment.astimezone(zone)
@@ -87,12 +90,13 @@ def make_site(
         if base_from is not None and local.date() >= base_from[0]:
             level = base_from[1]
         is_night = working_day and not operating
-        is_weekend = not working_day
+        is_weekend = not working_day and weekend_hours[0] <= local.hour < weekend_hours[1]
         load = level + shift * operating + night_waste * is_night + weekend_waste * is_weekend
         stamps.append(moment)
         values.append(load * (1.0 + noise * rng.standard_normal()))
         night.append(is_night)
         weekend.append(is_weekend)
+        off_days.append(not working_day)
         moment += timedelta(hours=1)
     index = pd.DatetimeIndex(stamps).tz_convert(timezone)
     night_mask, weekend_mask = np.array(night), np.array(weekend)
@@ -108,5 +112,5 @@ def make_site(
         night_hours=int(night_mask.sum()),
         weekend_hours=int(weekend_mask.sum()),
         hours=len(stamps),
-        category={"night": night_mask, "weekend": weekend_mask},
+        category={"night": night_mask, "weekend": weekend_mask, "off": np.array(off_days)},
     )

@@ -151,3 +151,15 @@ class BrokenConstructor:
 
     def run(self, context):
         return PluginResult()
+
+
+class FlatBaseline:
+    """baseline (stand-in): expects ``level`` kWh every hour."""
+
+    name = "baseline"
+    version = "test"
+    default_params = {"level": 100.0, "state": "ready"}
+
+    def run(self, context):
+        expected = context.series * 0.0 + context.params["level"]
+        return PluginResult(data={"state": context.params["state"], "expected": expected})

@@ -13,7 +13,9 @@ the CLI and a test all use it alike.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -123,7 +125,24 @@ def parse_enabled(value: Any) -> set[str] | None:
 
 def discover(group: str = ENTRY_POINT_GROUP) -> list[metadata.EntryPoint]:
     """Return the entry points of ``group`` of every installed distribution."""
-    return list(metadata.entry_points(group=group))
+    return [point for point, _ in _installed(group, tuple(sys.path))]
+
+
+@functools.lru_cache(maxsize=8)
+def _installed(group, path):
+    """Scan the distributions on ``path`` once (≈ 40 ms; create_app runs this for each app):
+    each entry point of ``group`` with the name of its distribution. A new sys.path (a folder
+    a package was installed into) is a new scan."""
+    return tuple(
+        (point, getattr(point.dist, "name", None)) for point in metadata.entry_points(group=group)
+    )
+
+
+def _distribution(point):
+    for known, name in _installed(point.group, tuple(sys.path)):
+        if known == point and known.dist is point.dist:
+            return name
+    return getattr(getattr(point, "dist", None), "name", None)
 
 
 def load_registry(
@@ -161,14 +180,11 @@ def load_registry(
         if name not in known
     ]
     for name, values in sorted(params.items()):
-        if name not in known:
-            continue
-        elif name in specs:
-            unknown = _unknown_params(specs[name].default_params, values)
-            if unknown:
-                problems.append(
-                    PluginProblem(name, f"unknown parameter(s) in configuration: {unknown}")
-                )
+        unknown = _unknown_params(specs[name].default_params, values) if name in specs else []
+        if unknown:
+            problems.append(
+                PluginProblem(name, f"unknown parameter(s) in configuration: {unknown}")
+            )
     for spec in specs.values():
         for required in spec.requires:
             if required not in known:
@@ -302,7 +318,7 @@ def _load_one(name, point, wanted, problems):
     if len(problems) > before:
         return None
 
-    distribution = getattr(getattr(point, "dist", None), "name", None)
+    distribution = _distribution(point)
     return PluginSpec(
         name=name,
         version=version,

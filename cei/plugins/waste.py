@@ -21,7 +21,7 @@ from cei.plugins.periods import (
 WEEK = pd.Timedelta(days=7)
 WEEKS_PER_YEAR = 365.25 / 7
 CATEGORIES = {
-    "night_waste": "nights of working days",
+    "night_waste": "working days outside working hours",
     "weekend_waste": "weekends and holidays",
 }
 KIND_CODES = {"night_waste": 1, "weekend_waste": 2}

@@ -29,8 +29,9 @@ def hourly(series: pd.Series, start: pd.Timestamp, end: pd.Timestamp, timezone: 
     """
     start, end = pd.Timestamp(start).tz_convert("UTC"), pd.Timestamp(end).tz_convert("UTC")
     hours = pd.date_range(start, end, freq="h", inclusive="left")
-    values = series.astype(float)
-    values.index = pd.DatetimeIndex(values.index).tz_convert("UTC")
+    stamps = pd.DatetimeIndex(series.index).tz_convert("UTC")
+    inside = (stamps >= start) & (stamps < end)
+    values = pd.Series(series.to_numpy(dtype=float)[inside], index=stamps[inside])
     values = values[~values.index.duplicated(keep="last")]
     return values.reindex(hours).tz_convert(timezone)
 

@@ -65,7 +65,20 @@ class DeviationPlugin:
             finding = _finding(context, period, hours, figures, end)
             if finding is not None and result.data["state"] == "ready":
                 result.findings.append(finding)
+        result.data["prev_7d"] = _previous_week(context, end)
         return result
+
+
+def _previous_week(context, end):
+    """Actual kWh of the 7 days before the last 7 (the KPIs' week-on-week comparison)."""
+    start, stop = end - pd.Timedelta(days=14), end - pd.Timedelta(days=7)
+    values = hourly(context.series, start, stop, context.timezone).to_numpy()
+    return {
+        "start": start.tz_convert(context.timezone).isoformat(),
+        "end": stop.tz_convert(context.timezone).isoformat(),
+        "actual_kwh": round(float(np.nansum(values)), 3),
+        "coverage": round(float(np.isfinite(values).mean()), 4),
+    }
 
 
 def _compare(context, expected, end, hours, params):

@@ -78,7 +78,11 @@ def test_thresholds_on_both_sides(factor, severity_24h, severity_7d):
 
 def test_a_week_thirty_five_percent_up_is_critical_on_both_periods():
     actual, expected = flat_site()
+    actual.iloc[-170] = np.nan  # in the week before
     result = run(scale_last(actual, 168, 1.35), expected)
+    assert result.data["prev_7d"]["actual_kwh"] == 167 * 100
+    assert result.data["prev_7d"]["coverage"] == pytest.approx(167 / 168, abs=1e-4)
+    assert result.data["last_7d"]["actual_kwh"] == pytest.approx(168 * 135)
     assert {f.kind: f.severity for f in result.findings} == {
         "deviation_24h": "critical",
         "deviation_7d": "critical",

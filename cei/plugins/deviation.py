@@ -42,10 +42,12 @@ class DeviationPlugin:
         baseline = found.data if found is not None else {"state": "missing"}
         state = baseline.get("state", "warming_up")
         expected = baseline.get("expected")
+        if state == "ready" and expected is None:
+            state = "without_expected"
         end = hour_floor(context.now)
         result = PluginResult(
             data={
-                "state": "ready" if state == "ready" and expected is not None else state,
+                "state": state,
                 "baseline_state": state,
                 "warning_pct": params["warning_pct"],
                 "critical_pct": params["critical_pct"],

@@ -108,6 +108,12 @@ def test_no_finding_while_the_baseline_warms_up():
     assert result.data["last_24h"]["actual_kwh"] == 3600
 
 
+def test_no_finding_from_a_ready_baseline_without_expected_values():
+    actual, _ = flat_site()
+    result = run(scale_last(actual, 24, 1.5), None)
+    assert result.findings == [] and result.data["state"] == "without_expected"
+
+
 def test_no_finding_when_readings_cover_too_little_of_the_period():
     actual, expected = flat_site()
     actual = scale_last(actual, 24, 1.5)

@@ -103,7 +103,7 @@ def make_site(
     return Site(
         series=pd.Series(values, index=index, name="kwh"),
         schedule=OperatingSchedule(
-            days=workdays, start=time(hours[0]), end=time(hours[1]), holidays=holidays
+            days=workdays, start=time(hours[0]), end=time(hours[1] % 24), holidays=holidays
         ),
         timezone=timezone,
         end=pd.Timestamp(end),

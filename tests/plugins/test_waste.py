@@ -187,3 +187,18 @@ def test_base_load_is_the_median_of_the_quiet_hours_not_a_low_percentile():
     series = pd.Series(quiet + busy)
     assert np.percentile(series, 5) < 95  # the naive floor sits well below the truth
     assert estimate_base_load(series).level == pytest.approx(100, rel=0.015)
+
+
+def test_a_site_that_switches_everything_off_has_no_base_load_and_its_waste_counts_in_full():
+    site = make_site(base=0, shift=200, night_waste=10)
+    data = run(site).data
+    assert data["base_load_kw"] == 0
+    assert data["night_waste_kwh_per_week"] == pytest.approx(10 * 60)
+
+
+def test_a_site_working_around_the_clock_has_no_out_of_hours_waste():
+    site = make_site(hours=(0, 24), workdays=tuple(range(7)), noise=0.05)
+    result = run(site)
+    assert result.data["out_of_hours_share"] == 0
+    assert result.data["waste_kwh_per_week"] == 0
+    assert [f.kind for f in result.findings] == []

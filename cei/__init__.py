@@ -45,7 +45,17 @@ def create_app(config=None):
     http.register(app)
     register_blueprints(app)
     register_commands(app)
+    _load_plugins(app)
     return app
+
+
+def _load_plugins(app):
+    """Load and check every analytics plugin now, so a broken one stops start-up."""
+    from cei.plugins.registry import load_registry
+
+    app.extensions["cei.analytics"] = load_registry(
+        enabled=app.config["ANALYTICS_ENABLED"], params=app.config["ANALYTICS_PARAMS"]
+    )
 
 
 def _configure_database(app):

@@ -1,6 +1,7 @@
 """The ``cei`` command (a Flask CLI bound to the CEI app) and CEI's own subcommands."""
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 
@@ -11,6 +12,7 @@ def register_commands(app):
 
     app.cli.add_command(init_db)
     app.cli.add_command(reports_cli)
+    app.cli.add_command(list_plugins)
 
 
 @click.command("init-db")
@@ -19,6 +21,24 @@ def init_db():
     """Create or upgrade the database schema to the latest migration."""
     upgrade()
     click.echo("database schema is up to date")
+
+
+@click.command("plugins")
+@with_appcontext
+def list_plugins():
+    """List the analytics plugins: name, version, requires, enabled or disabled, source."""
+    registry = current_app.extensions["cei.analytics"]
+    rows = [("NAME", "VERSION", "REQUIRES", "STATUS", "SOURCE")]
+    for spec in sorted(registry.specs.values(), key=lambda spec: spec.name):
+        status = "enabled" if spec.enabled else "disabled"
+        rows.append((spec.name, spec.version, ",".join(spec.requires) or "-", status, spec.source))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[-1]]))
+    for problem in registry.ignored:
+        click.echo(f"disabled and broken: {problem}")
+    click.echo(f"run order: {', '.join(registry.order) or '(none enabled)'}")
 
 
 def _create_app():

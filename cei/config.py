@@ -1,6 +1,7 @@
 """Configuration: defaults, then ``CEI_*`` environment variables, then the mapping given to
 ``create_app``."""
 
+import json
 import os
 import secrets
 
@@ -16,10 +17,13 @@ ENV_KEYS = {
     "MAX_CONTENT_LENGTH": "MAX_CONTENT_LENGTH",
     "LOG_LEVEL": "LOG_LEVEL",
     "JOBS_INLINE": "JOBS_INLINE",
+    "ANALYTICS_ENABLED": "ANALYTICS_ENABLED",
+    "ANALYTICS_PARAMS": "ANALYTICS_PARAMS",
 }
 
 INT_KEYS = {"ACCESS_TOKEN_TTL", "MAX_CONTENT_LENGTH"}
 BOOL_KEYS = {"JOBS_INLINE"}
+JSON_KEYS = {"ANALYTICS_PARAMS"}
 
 
 class DefaultConfig:
@@ -35,6 +39,11 @@ class DefaultConfig:
     MAX_JSON_BODY = 20 * 1024 * 1024
     LOG_LEVEL = "INFO"
     JOBS_INLINE = False
+    # Analytics plugins (entry points ``cei.analytics``): "all" or a comma-separated list of
+    # names, and parameters per plugin name overriding its defaults, e.g.
+    # {"deviation": {"warning_pct": 15}} (CEI_ANALYTICS_PARAMS takes the same as JSON).
+    ANALYTICS_ENABLED = "all"
+    ANALYTICS_PARAMS = {}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
@@ -83,6 +92,11 @@ def _coerce(key, raw):
         return int(raw)
     if key in BOOL_KEYS:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if key in JSON_KEYS:
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise RuntimeError(f"CEI_{key} must be JSON: {exc}") from exc
     return raw
 
 

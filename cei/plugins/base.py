@@ -43,7 +43,7 @@ class OperatingSchedule:
         minutes = index.hour * 60 + index.minute
         start = self.start.hour * 60 + self.start.minute
         end = self.end.hour * 60 + self.end.minute
-        weekday = index.dayofweek
+        weekday = index.day_of_week
         days = np.asarray(self.days)
         if start < end:
             working = np.isin(weekday, days) & (minutes >= start) & (minutes < end)

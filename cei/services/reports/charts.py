@@ -1,8 +1,10 @@
 """Charts for the PDF as plain SVG text, drawn on the server (no JavaScript, nothing fetched).
 
 Readable in black and white: actual energy is a solid dark bar or a solid line, the baseline a
-white outlined bar or a dashed line, and each chart carries its own legend. Missing values are
-left out (no bar, a break in the line), never drawn as zero.
+white outlined bar or a dashed line. Titles and legends are HTML beside the chart (the
+template's ``chart-caption``): every SVG ``<text>`` costs WeasyPrint a Pango layout, about a
+fifth of a portfolio page's chart time. Missing values are left out (no bar, a break in the
+line), never drawn as zero.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT = 440, 215
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 8, 26, 22
+WIDTH, HEIGHT = 440, 195
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 8, 10, 22
 INK = "#1a1a1a"
 ACTUAL_FILL = "#4d4d4d"
 GRID = "#c8c8c8"
@@ -40,17 +42,15 @@ def _number(value):
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _frame(ticks, title):
-    """Return the SVG of the title, the y grid and its labels, and the y scale function."""
+def _frame(ticks):
+    """Return the SVG of the y grid and its labels, and the y scale function."""
     plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     top = ticks[-1]
 
     def y(value):
         return MARGIN_TOP + plot_h * (1 - value / top)
 
-    parts = [
-        f'<text x="4" y="12" {FONT} font-weight="bold" fill="{INK}">{escape(title)}</text>',
-    ]
+    parts = []
     for tick in ticks:
         ty = y(tick)
         parts.append(
@@ -68,18 +68,6 @@ def _frame(ticks, title):
     return parts, y
 
 
-def _legend(items):
-    """Return legend SVG at the top right: ``items`` = [(swatch svg at 0,0, label), ...]."""
-    parts, x = [], WIDTH - MARGIN_RIGHT
-    for swatch, label in reversed(items):
-        x -= 6 * len(label) + 28
-        parts.append(
-            f'<g transform="translate({x},6)">{swatch}'
-            f'<text x="20" y="8" {FONT} fill="{INK}">{escape(label)}</text></g>'
-        )
-    return parts
-
-
 def _svg(parts, label):
     body = "".join(parts)
     return Markup(
@@ -88,20 +76,11 @@ def _svg(parts, label):
     )
 
 
-ACTUAL_BAR = f'<rect x="0" y="0" width="14" height="9" fill="{ACTUAL_FILL}"/>'
-BASELINE_BAR = f'<rect x="0.5" y="0.5" width="13" height="8" fill="#fff" stroke="{INK}"/>'
-ACTUAL_LINE = f'<line x1="0" y1="5" x2="16" y2="5" stroke="{INK}" stroke-width="2"/>'
-BASELINE_LINE = (
-    f'<line x1="0" y1="5" x2="16" y2="5" stroke="{INK}" stroke-width="1.4" '
-    'stroke-dasharray="4 2.5"/>'
-)
-
-
 def daily_chart(days):
     """Return the SVG of daily kWh: actual (solid) beside baseline (outlined) per day."""
     values = [v for day in days for v in (day.kwh, day.baseline_kwh) if v is not None]
     ticks = nice_ticks(max(values, default=0.0))
-    parts, y = _frame(ticks, "Daily kWh")
+    parts, y = _frame(ticks)
     plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     slot = plot_w / max(len(days), 1)
     bar = min(slot * 0.32, 34)
@@ -129,7 +108,6 @@ def daily_chart(days):
                 f'<text x="{centre:.1f}" y="{base - 6:.1f}" {FONT} text-anchor="middle" '
                 f'fill="{INK}">no data</text>'
             )
-    parts += _legend([(ACTUAL_BAR, "Actual"), (BASELINE_BAR, "Baseline")])
     return _svg(parts, "Daily energy, actual and baseline, kWh")
 
 
@@ -160,7 +138,7 @@ def profile_chart(profile):
     """Return the SVG of the average kWh per local hour of the day, actual and baseline."""
     values = [v for hour in profile for v in (hour.kwh, hour.baseline_kwh) if v is not None]
     ticks = nice_ticks(max(values, default=0.0))
-    parts, y = _frame(ticks, "Average kWh per hour of the day")
+    parts, y = _frame(ticks)
     plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     step = plot_w / 24
 
@@ -180,5 +158,4 @@ def profile_chart(profile):
         [(x(h.hour), None if h.kwh is None else y(h.kwh)) for h in profile],
         f'stroke="{INK}" stroke-width="2"',
     )
-    parts += _legend([(ACTUAL_LINE, "Actual"), (BASELINE_LINE, "Baseline")])
     return _svg(parts, "Average kWh per hour of the day, actual and baseline")

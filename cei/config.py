@@ -16,10 +16,11 @@ ENV_KEYS = {
     "MAX_CONTENT_LENGTH": "MAX_CONTENT_LENGTH",
     "LOG_LEVEL": "LOG_LEVEL",
     "JOBS_INLINE": "JOBS_INLINE",
+    "INGEST_SHORTCUTS": "INGEST_SHORTCUTS",
 }
 
 INT_KEYS = {"ACCESS_TOKEN_TTL", "MAX_CONTENT_LENGTH"}
-BOOL_KEYS = {"JOBS_INLINE"}
+BOOL_KEYS = {"JOBS_INLINE", "INGEST_SHORTCUTS"}
 
 
 class DefaultConfig:
@@ -35,6 +36,9 @@ class DefaultConfig:
     MAX_JSON_BODY = 20 * 1024 * 1024
     LOG_LEVEL = "INFO"
     JOBS_INLINE = False
+    # Ingestion's paths that exist only for speed (fast path, simple plans); off = the
+    # general path for everything, with the same answers (CI runs tests/ingest both ways).
+    INGEST_SHORTCUTS = True
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True

@@ -32,7 +32,7 @@ def parse_moment(text):
         return None
     try:
         return msgspec.convert(text, datetime)
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, UnicodeEncodeError):  # a lone surrogate is not UTF-8
         return None
 
 

@@ -314,9 +314,11 @@ def stamps(well_formed):
         hours.map(lambda h: (base - timedelta(hours=h)).isoformat()),
         hours.map(lambda h: (base - timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%S")),
         hours.map(
-            lambda h: (base - timedelta(hours=h))
-            .astimezone(timezone(timedelta(hours=5, minutes=30)))
-            .strftime("%Y-%m-%d %H:%M:%S.25+05:30")
+            lambda h: (
+                (base - timedelta(hours=h))
+                .astimezone(timezone(timedelta(hours=5, minutes=30)))
+                .strftime("%Y-%m-%d %H:%M:%S.25+05:30")
+            )
         ),
     )
     refused = st.sampled_from(

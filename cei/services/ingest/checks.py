@@ -138,7 +138,7 @@ def interval_from(raw, from_text):
 
 
 def key_from(key):
-    """Return ``(key, None)`` for a sent idempotency key (None when blank), or ``(None, problem)``."""
+    """Return ``(key or None when blank, None)``, or ``(None, problem)`` for a bad key."""
     if type(key) is str and key.isprintable() and len(key) <= MAX_KEY_LENGTH:
         # Printable: no controls, surrogates or non-characters; the only blank is the space.
         return (None if not key or (key[0] == " " and key.isspace()) else key), None
@@ -336,9 +336,7 @@ class RecordChecker:
                         pair_keys.append(key)
 
             # -0.0 + 0.0 is 0.0: a zero reading is stored and compared as plain zero.
-            append(
-                new_checked_record((index, site, meter, ts, amount + 0.0, needs_interval, key))
-            )
+            append(new_checked_record((index, site, meter, ts, amount + 0.0, needs_interval, key)))
         return valid
 
 

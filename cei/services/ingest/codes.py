@@ -37,7 +37,7 @@ class ErrorCode(StrEnum):
     )
     CONFLICTING_VALUE = (
         "CONFLICTING_VALUE",
-        'another value is stored (or sent earlier in the batch) for that meter and time; '
+        "another value is stored (or sent earlier in the batch) for that meter and time; "
         'on_conflict "update" replaces it',
     )
 

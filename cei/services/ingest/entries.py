@@ -58,7 +58,12 @@ def ingest_json(organization, raw_body, token_id=None, shortcuts=True, now=None)
 
 
 def ingest_batch(
-    organization, records, source=None, on_conflict=None, token_id=None, shortcuts=True,
+    organization,
+    records,
+    source=None,
+    on_conflict=None,
+    token_id=None,
+    shortcuts=True,
     now=None,
 ):
     """Store ``records`` (decoded JSON objects) for ``organization``, checked one by one."""
@@ -69,8 +74,14 @@ def ingest_batch(
 
 
 def ingest_csv(
-    organization, stream, defaults=None, source=None, on_conflict=None, token_id=None,
-    shortcuts=True, now=None,
+    organization,
+    stream,
+    defaults=None,
+    source=None,
+    on_conflict=None,
+    token_id=None,
+    shortcuts=True,
+    now=None,
 ):
     """Store the readings of a CSV file read from the binary ``stream``, chunk by chunk.
 
@@ -80,9 +91,7 @@ def ingest_csv(
     """
     defaults = _upload_defaults(defaults or {})
     source, on_conflict = _request_fields([], source, on_conflict)
-    ingestion = Ingestion(
-        organization, on_conflict, from_text=True, now=now, shortcuts=shortcuts
-    )
+    ingestion = Ingestion(organization, on_conflict, from_text=True, now=now, shortcuts=shortcuts)
     rows = 0
     for records, first_index, row_numbers in read_chunks(stream, defaults):
         ingestion.add(records, first_index, row_numbers)
@@ -100,7 +109,9 @@ def _parse(raw_body):
         return loads(raw_body)
     except ValueError as exc:  # UnicodeDecodeError included
         raise ServiceError(
-            "Request body is not valid JSON", code="MALFORMED_JSON", status=400,
+            "Request body is not valid JSON",
+            code="MALFORMED_JSON",
+            status=400,
             detail=str(exc)[:200],
         ) from None
 

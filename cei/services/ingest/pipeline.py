@@ -55,8 +55,9 @@ class Ingestion:
     both ways (``INGEST_SHORTCUTS``).
     """
 
-    def __init__(self, organization, on_conflict="reject", from_text=False, now=None,
-                 shortcuts=True):
+    def __init__(
+        self, organization, on_conflict="reject", from_text=False, now=None, shortcuts=True
+    ):
         connection = db.session.connection()
         self.organization_id = organization.id
         self.update = on_conflict == "update"

@@ -18,7 +18,6 @@ insert time of the driver. Everything runs on the session's connection, inside t
 one transaction. One module per database: :mod:`.store_sqlite`, :mod:`.store_postgres`.
 """
 
-
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
@@ -241,6 +240,3 @@ def replaced_rows(differing):
         ChangedRow(meter_pk, ts, difference.sent, difference.stored)
         for (meter_pk, ts), difference in differing.items()
     ]
-
-
-

@@ -166,9 +166,7 @@ class PostgresStore(Store):
     def _differing(self, rows):
         # The stage holds exactly ``rows``.
         found = self._execute(self.DIFFERING_READINGS)[1]
-        return {
-            (meter_pk, ts): Difference(stored, sent) for meter_pk, ts, stored, sent in found
-        }
+        return {(meter_pk, ts): Difference(stored, sent) for meter_pk, ts, stored, sent in found}
 
     def _replace(self, differing):
         self._stage_readings(

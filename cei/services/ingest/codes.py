@@ -11,8 +11,12 @@ class ErrorCode(StrEnum):
     """A per-record error code and what it means."""
 
     MISSING_FIELD = "MISSING_FIELD", "site_id, meter_id, timestamp_utc or value is missing"
-    INVALID_SITE_ID = "INVALID_SITE_ID", "site_id breaks the identifier rules"
-    INVALID_METER_ID = "INVALID_METER_ID", "meter_id breaks the identifier rules"
+    INVALID_SITE_ID = (
+        "INVALID_SITE_ID",
+        "site_id is not 1-100 characters of text without control or bidi characters, '/' "
+        "or surrounding spaces",
+    )
+    INVALID_METER_ID = "INVALID_METER_ID", "meter_id breaks the same rules as site_id"
     INVALID_TIMESTAMP = (
         "INVALID_TIMESTAMP",
         "not an RFC 3339 timestamp, more than 5 minutes in the future, or older than the "

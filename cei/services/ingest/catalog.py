@@ -197,19 +197,19 @@ class Catalog:
                 self.site_of_meter[meter_pk] = site_pk
 
 
-def infer_intervals(valid, pairs, declared):
+def infer_intervals(readings, pairs, declared):
     """Return the interval of each new meter in ``pairs``: declared, else inferred, else 60.
 
-    ``valid`` are :class:`~.checks.CheckedRecord`; a meter whose readings are 15 minutes
-    apart gets 15, anything hourly or coarser keeps the default.
+    ``readings`` are ``(site_id, meter_id, ts)`` of the checked records; a meter whose
+    readings are 15 minutes apart gets 15, anything hourly or coarser keeps the default.
     """
-    wanted = set(pairs)
+    wanted = {pair for pair in pairs if pair not in declared}
+    intervals = {pair: declared[pair] for pair in pairs if pair in declared}
     stamps = {}
-    for record in valid:
-        pair = (record.site_id, record.meter_id)
-        if pair in wanted and pair not in declared:
-            stamps.setdefault(pair, set()).add(record.ts)
-    intervals = {pair: declared[pair] for pair in wanted if pair in declared}
+    for site, meter, ts in readings:
+        pair = (site, meter)
+        if pair in wanted:
+            stamps.setdefault(pair, set()).add(ts)
     for pair, seen in stamps.items():
         ordered = sorted(seen)
         gaps = {later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)}

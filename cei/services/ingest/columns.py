@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from cei.services.ingest.checks import CheckedRecord
+from cei.services.ingest.checks import new_checked_record
 from cei.services.ingest.limits import MAX_INTERVAL_MINUTES, MAX_KEY_LENGTH, MAX_KWH
 from cei.services.ingest.timestamps import column_seconds
 from cei.services.ingest.units import DEFAULT_UNIT, ENERGY_UNIT_NAMES, find_unit
@@ -92,7 +92,7 @@ class Columns:
         """The records as the per-record checks return them (:class:`CheckedRecord`)."""
         return list(
             map(
-                CheckedRecord._make,
+                new_checked_record,
                 zip(
                     self.indices,
                     self.sites,

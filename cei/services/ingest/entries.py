@@ -7,6 +7,7 @@ the records through one :class:`~.pipeline.Ingestion`, logs one line and returns
 
 import logging
 
+from cei.gcpause import collector_paused
 from cei.jsonio import loads
 from cei.services.errors import ServiceError
 from cei.services.identifiers import identifier_problem
@@ -34,13 +35,16 @@ def ingest_json(organization, raw_body, token_id=None, shortcuts=True, now=None)
     (:mod:`.columns`); any other body is parsed as plain JSON and checked record by record.
     ``shortcuts=False`` always takes the second path.
     """
-    typed = decode_batch(raw_body) if shortcuts else None
-    if typed is not None:
-        source, on_conflict = _request_fields(typed.records, typed.source, typed.on_conflict)
-        ingestion = Ingestion(organization, on_conflict, now=now)
-        if ingestion.add_typed(typed.records):
-            return _finish("batch", ingestion, organization, token_id, source, len(typed.records))
-    body = _parse(raw_body)
+    with collector_paused():
+        typed = decode_batch(raw_body) if shortcuts else None
+        if typed is not None:
+            source, on_conflict = _request_fields(typed.records, typed.source, typed.on_conflict)
+            ingestion = Ingestion(organization, on_conflict, now=now)
+            if ingestion.add_typed(typed.records):
+                return _finish(
+                    "batch", ingestion, organization, token_id, source, len(typed.records)
+                )
+        body = _parse(raw_body)
     records = body.get("records") if isinstance(body, dict) else None
     if not isinstance(records, list):
         raise invalid_request(
@@ -68,9 +72,10 @@ def ingest_batch(
 ):
     """Store ``records`` (decoded JSON objects) for ``organization``, checked one by one."""
     source, on_conflict = _request_fields(records, source, on_conflict)
-    ingestion = Ingestion(organization, on_conflict, now=now, shortcuts=shortcuts)
-    ingestion.add(records)
-    return _finish("batch", ingestion, organization, token_id, source, len(records))
+    with collector_paused():
+        ingestion = Ingestion(organization, on_conflict, now=now, shortcuts=shortcuts)
+        ingestion.add(records)
+        return _finish("batch", ingestion, organization, token_id, source, len(records))
 
 
 def ingest_csv(
@@ -94,7 +99,10 @@ def ingest_csv(
     ingestion = Ingestion(organization, on_conflict, from_text=True, now=now, shortcuts=shortcuts)
     rows = 0
     for records, first_index, row_numbers in read_chunks(stream, defaults):
-        ingestion.add(records, first_index, row_numbers)
+        # Paused chunk by chunk, not for the whole file: other threads' cycles are
+        # collected between two chunks.
+        with collector_paused():
+            ingestion.add(records, first_index, row_numbers)
         rows += len(records)
     result = _finish("upload", ingestion, organization, token_id, source, rows)
     result.rows = rows

@@ -18,8 +18,7 @@ touches Redis.
 import itertools
 import time
 from dataclasses import dataclass, field
-from functools import partial
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 
 from cei.extensions import db
 from cei.services.ingest.catalog import Catalog, infer_intervals
@@ -28,11 +27,7 @@ from cei.services.ingest.codes import ErrorCode
 from cei.services.ingest.columns import Columns, check_columns
 from cei.services.ingest.limits import MAX_KWH
 from cei.services.ingest.results import BatchResult, ErrorLog
-from cei.services.ingest.store import ChangedRows, KeyRow, Row, store_for
-
-new_row = partial(tuple.__new__, Row)
-new_key_row = partial(tuple.__new__, KeyRow)
-_key_slot = itemgetter(0, 1, 2)  # (key, meter_pk, ts) of a KeyRow
+from cei.services.ingest.store import ChangedRows, KeyRow, Row, new_key_row, new_row, store_for
 
 
 @dataclass
@@ -104,7 +99,7 @@ class Ingestion:
         declared = self.checker.declared_intervals
         self.catalog.resolve(
             self.checker.pairs,
-            lambda missing: infer_intervals(_records(valid), missing, declared),
+            lambda missing: infer_intervals(_readings(valid), missing, declared),
         )
         groups = self.checker.key_groups
         known_keys = (
@@ -189,8 +184,9 @@ class Ingestion:
         The chunk: one known meter, no power reading waiting for the meter's interval, no
         time sent twice, and either no idempotency keys, or a key on every record, none sent
         twice, and either none stored or all stored for exactly the record's meter and time
-        (a replay or a correction: the store compares the values). Every record becomes a
-        row, in order, with its key when the key is new. Works on whole columns.
+        (then, unless the very values sent are stored now, the store compares them). Every
+        record becomes a row, in order, with its key when the key is new. Works on whole
+        columns.
         """
         checker = self.checker
         if not self.shortcuts or checker.needs_intervals or len(checker.pairs) != 1:
@@ -213,10 +209,17 @@ class Ingestion:
             known = list(map(known_keys.get, keys)) if known_keys else None
             if known is None or known.count(None) == len(known):
                 store_keys = True
-            elif None in known or list(map(_key_slot, known)) != list(
-                zip(keys, meter_pks, stamps, strict=False)
+            elif (
+                None in known
+                or set(map(_METER_PK, known)) != {meter_pk}
+                or list(map(_TS_OF_KEY, known)) != list(stamps)
             ):
                 return None  # some keys new, or stored for another meter or time
+            elif list(map(_KWH, known)) == list(amounts):
+                # A replay: every key names its record's meter and time, where the very
+                # value sent is stored now.
+                self.result.skipped_duplicate += len(stamps)
+                return Plan(slots={meter_pk: {}})
         rows = list(map(new_row, zip(meter_pks, stamps, amounts, strict=False)))
         return Plan(
             rows=rows,
@@ -274,12 +277,20 @@ class Ingestion:
         return result
 
 
+def _readings(valid):
+    """``(site_id, meter_id, ts)`` of checked records (a list or :class:`Columns`)."""
+    if isinstance(valid, Columns):
+        return zip(valid.sites, valid.meters, valid.stamps, strict=True)
+    return ((record.site_id, record.meter_id, record.ts) for record in valid)
+
+
 def _records(valid):
     """Checked records as :class:`~.checks.CheckedRecord`, from a list or :class:`Columns`."""
     return valid.records() if isinstance(valid, Columns) else valid
 
 
 _INDEX, _TS, _AMOUNT, _KEY = (attrgetter(name) for name in ("index", "ts", "amount", "key"))
+_METER_PK, _TS_OF_KEY, _KWH = (attrgetter(name) for name in ("meter_pk", "ts", "kwh"))
 
 
 def _columns(valid):

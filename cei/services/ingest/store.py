@@ -18,6 +18,7 @@ insert time of the driver. Everything runs on the session's connection, inside t
 one transaction. One module per database: :mod:`.store_sqlite`, :mod:`.store_postgres`.
 """
 
+from functools import partial
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
@@ -36,12 +37,22 @@ class Row(NamedTuple):
 
 
 class KeyRow(NamedTuple):
-    """An idempotency key and the reading it names."""
+    """An idempotency key and the reading it names.
+
+    Written, ``kwh`` is the value sent with the key; read back by :meth:`Store.find_keys`,
+    it is the value stored now for that meter and time (None when there is none): a key
+    names a meter and time, and the reading there may have been corrected since.
+    """
 
     key: str
     meter_pk: int
     ts: int
-    kwh: float
+    kwh: float | None
+
+
+# Named tuples made from tuples in C (``KeyRow._make`` is a Python-level call per row).
+new_row = partial(tuple.__new__, Row)
+new_key_row = partial(tuple.__new__, KeyRow)
 
 
 class Difference(NamedTuple):
@@ -209,7 +220,7 @@ class Store:
         return self._compare(rows)[1]
 
     def find_keys(self, organization_id, groups):
-        """Return ``{key: KeyRow}`` stored among the keys of ``groups``.
+        """Return ``{key: KeyRow}`` stored among the keys of ``groups``, with today's values.
 
         ``groups`` are lists of keys that are likely neighbours in key order (those sent
         for one meter): each is scanned as a range, small ones are probed key by key. The
@@ -227,10 +238,10 @@ class Store:
             if rows is None:
                 probe += keys[2]  # the range holds far more keys than the batch
             else:
-                found.update(zip(map(itemgetter(0), rows), map(KeyRow._make, rows), strict=True))
+                found.update(zip(map(itemgetter(0), rows), map(new_key_row, rows), strict=True))
         if probe:
             rows = self._probe_keys(organization_id, probe)
-            found.update(zip(map(itemgetter(0), rows), map(KeyRow._make, rows), strict=True))
+            found.update(zip(map(itemgetter(0), rows), map(new_key_row, rows), strict=True))
         return found
 
 

@@ -14,6 +14,7 @@ whole seconds, fractions floored (readings are keyed by whole seconds).
 
 import math
 from datetime import UTC, datetime
+from operator import attrgetter
 
 import msgspec
 
@@ -24,6 +25,7 @@ LONGEST_CACHED = 40  # "2024-01-01T00:00:00.000000+00:00" is 32 characters
 # every meter, an upload for every row of a time. Short strings only, emptied at its bound,
 # so hostile input cannot make it large.
 _cache = {}
+_ZONE = attrgetter("tzinfo")
 
 
 def parse_moment(text):
@@ -45,14 +47,10 @@ def epoch_seconds(moment):
 
 def column_seconds(moments):
     """:func:`epoch_seconds` of each of ``moments``, as a list."""
-    if None in set(map(_aware_zone, moments)):
+    if None in set(map(_ZONE, moments)):
         return list(map(epoch_seconds, moments))
     # All aware: the same computation, without a Python call per value.
     return list(map(math.floor, map(datetime.timestamp, moments)))
-
-
-def _aware_zone(moment):
-    return moment.tzinfo
 
 
 def parse_timestamp(text):

@@ -50,7 +50,7 @@ class KeyRow(NamedTuple):
     kwh: float | None
 
 
-# Named tuples made from tuples in C (``KeyRow._make`` is a Python-level call per row).
+# Named tuples built from plain tuples (rows of a zip() or of the driver).
 new_row = partial(tuple.__new__, Row)
 new_key_row = partial(tuple.__new__, KeyRow)
 
@@ -94,10 +94,15 @@ class ChangedRows:
 
     def meter_pks(self):
         """The set of meters with a changed reading."""
-        pks = set(map(attrgetter("meter_pk"), self.replaced))
+        pks = set(map(_METER_PK, self.replaced))
         if self.inserted:
-            pks.update(map(itemgetter(0), self.inserted))
+            pks.update(map(_METER_PK, self.inserted))
         return pks
+
+
+_METER_PK, _TS, _KWH = (attrgetter(name) for name in ("meter_pk", "ts", "kwh"))
+# Stored readings come from the driver as (ts, value).
+_STORED_TS, _STORED_KWH = itemgetter(0), itemgetter(1)
 
 
 class WriteOutcome(NamedTuple):
@@ -132,13 +137,13 @@ def scan_limit(count):
 
 def _by_meter(rows):
     """Yield ``(meter_pk, rows of that meter)`` for :class:`Row` rows."""
-    meters = set(map(itemgetter(0), rows))
+    meters = set(map(_METER_PK, rows))
     if len(meters) == 1:
         yield meters.pop(), rows
         return
     groups = {}
     for row in rows:
-        groups.setdefault(row[0], []).append(row)
+        groups.setdefault(row.meter_pk, []).append(row)
     yield from groups.items()
 
 
@@ -148,16 +153,16 @@ def _same_readings(rows, stored_rows):
     The rows' timestamps are distinct. Batches come in time order, either way round, and
     scans return rows in time order: whole columns compare first, sorted pairs otherwise.
     """
-    stamps = list(map(itemgetter(1), rows))
-    stored_stamps = list(map(itemgetter(0), stored_rows))
+    stamps = list(map(_TS, rows))
+    stored_stamps = list(map(_STORED_TS, stored_rows))
     if stamps == stored_stamps:
-        return list(map(itemgetter(2), rows)) == list(map(itemgetter(1), stored_rows))
+        return list(map(_KWH, rows)) == list(map(_STORED_KWH, stored_rows))
     stored_stamps.reverse()
     if stamps == stored_stamps:
-        values = list(map(itemgetter(1), stored_rows))
+        values = list(map(_STORED_KWH, stored_rows))
         values.reverse()
-        return list(map(itemgetter(2), rows)) == values
-    pairs = sorted(zip(stamps, map(itemgetter(2), rows), strict=True))
+        return list(map(_KWH, rows)) == values
+    pairs = sorted(zip(stamps, map(_KWH, rows), strict=True))
     return pairs == sorted(stored_rows)
 
 
@@ -192,7 +197,7 @@ class Store:
         """Return the rows not stored yet, and ``{(meter_pk, ts): Difference}``."""
         groups = list(_by_meter(rows))
         found = self._stored(
-            [(meter_pk, list(map(itemgetter(1), group))) for meter_pk, group in groups]
+            [(meter_pk, list(map(_TS, group))) for meter_pk, group in groups]
         )
         fresh = []
         differing = {}

@@ -188,7 +188,7 @@ class PostgresStore(Store):
                 [max(stamps) for _, stamps in groups],
                 limits,
             ),
-            binary=True,  # thousands of rows: binary values are cheaper to read
+            binary=True,
         )
         found = {}
         for n, ts, value in rows:

@@ -49,7 +49,7 @@ def column_seconds(moments):
     """:func:`epoch_seconds` of each of ``moments``, as a list."""
     if None in set(map(_ZONE, moments)):
         return list(map(epoch_seconds, moments))
-    # All aware: the same computation, without a Python call per value.
+    # All aware: the same computation, mapped over the column directly.
     return list(map(math.floor, map(datetime.timestamp, moments)))
 
 

@@ -30,6 +30,7 @@ test: $(VENV)/.dev-installed
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check cei client tests bench wsgi.py
+	$(VENV)/bin/lint-imports
 
 ## bench: print ingestion, upload and read figures (SQLite and the local PostgreSQL)
 bench: $(VENV)/.dev-installed

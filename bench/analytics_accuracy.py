@@ -10,6 +10,9 @@ prints its figures with PASS/FAIL against the targets of issue 9:
   autumn DST change, Sydney);
 - spikes: precision and recall ≥ 0.9;
 - level shift: detection delay ≤ 6 hours (the analysis re-run hour by hour after it starts);
+- waste: kWh per week within 10 % of the planted out-of-hours waste (plain, spikes + shift +
+  gaps, Sydney, across DST);
+- false alerts: 0 findings from all enabled plugins run daily over 8 weeks of clean factories;
 - forecast: on a noisy site (30 % noise, a weather-like swing) the 7-day CV(RMSE) at least
   15 % below seasonal-naive's (the same hour a week earlier).
 
@@ -31,6 +34,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import waste_checks  # noqa: E402  (bench/, beside this file)
 
 from cei.plugins.base import AnalysisContext  # noqa: E402
 from cei.plugins.baseline import BaselinePlugin, fit_quality  # noqa: E402
@@ -301,11 +306,49 @@ def forecast_section(seeds, origins=4):
     ]  # fmt: skip
 
 
+def waste_section(seeds):
+    """Waste kWh per week against the planted waste, per scenario (worst seed)."""
+    checks = []
+    for label, scenario in waste_checks.WASTE_SCENARIOS.items():
+        rows = waste_checks.waste_accuracy(make_factory, scenario, range(seeds))
+        worst = max((row[2] for row in rows), key=abs)
+        target = waste_checks.WASTE_TARGET_PCT
+        checks.append(
+            Check("waste", f"{label}: worst error vs planted", f"{worst:+.1f} %",
+                  f"within {target:g} %", abs(worst) <= target)
+        )  # fmt: skip
+    rows = waste_checks.waste_accuracy(make_factory, waste_checks.NOISY, range(seeds))
+    worst = max((row[2] for row in rows), key=abs)
+    noisy = "noisy site (30 % noise + swing)"
+    checks.append(Check("waste", noisy, f"{worst:+.1f} %", "info", None))
+    return checks
+
+
+def false_alerts_section(seeds):
+    """Distinct findings of all enabled plugins, run daily over 8 weeks of clean factories."""
+    total = runs = 0
+    checks = []
+    for seed in range(seeds):
+        keys, seed_runs, order, not_ok = waste_checks.false_alerts(make_factory, seed=seed)
+        total += len(keys)
+        runs += seed_runs
+        for (name, key), finding in sorted(keys.items()):
+            checks.append(Check("false_alerts", f"seed {seed} {name}: {key}", finding.severity,
+                                "info", None))  # fmt: skip
+        checks += [Check("false_alerts", f"seed {seed} not run: {line}", "", "", False)
+                   for line in not_ok]  # fmt: skip
+    checks.append(Check("false_alerts", f"clean factories, {runs} daily runs of "
+                        f"{', '.join(order)}", str(total), "0", total == 0))  # fmt: skip
+    return checks
+
+
 SECTIONS = {
     "baseline": baseline_section,
     "spikes": spikes_section,
     "level_shift": level_shift_section,
     "forecast": forecast_section,
+    "waste": waste_section,
+    "false_alerts": false_alerts_section,
 }
 
 

@@ -19,10 +19,11 @@ ENV_KEYS = {
     "JOBS_INLINE": "JOBS_INLINE",
     "ANALYTICS_ENABLED": "ANALYTICS_ENABLED",
     "ANALYTICS_PARAMS": "ANALYTICS_PARAMS",
+    "INGEST_SHORTCUTS": "INGEST_SHORTCUTS",
 }
 
 INT_KEYS = {"ACCESS_TOKEN_TTL", "MAX_CONTENT_LENGTH"}
-BOOL_KEYS = {"JOBS_INLINE"}
+BOOL_KEYS = {"JOBS_INLINE", "INGEST_SHORTCUTS"}
 JSON_KEYS = {"ANALYTICS_PARAMS"}
 
 
@@ -44,6 +45,9 @@ class DefaultConfig:
     # {"deviation": {"warning_pct": 15}} (CEI_ANALYTICS_PARAMS takes the same as JSON).
     ANALYTICS_ENABLED = "all"
     ANALYTICS_PARAMS = {}
+    # Ingestion's paths that exist only for speed (fast path, simple plans); off = the
+    # general path for everything, with the same answers (CI runs tests/ingest both ways).
+    INGEST_SHORTCUTS = True
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True

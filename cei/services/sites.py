@@ -13,15 +13,18 @@ from cei.extensions import db
 from cei.models import Meter, Organization, Site, ingest_keys, readings
 from cei.models.site import default_schedule
 from cei.services.errors import Conflict, NotFound, ServiceError
+from cei.services.identifiers import (  # MAX_ID_LENGTH: read by the readings schemas
+    MAX_ID_LENGTH,  # noqa: F401
+    InvalidIdentifier,
+    check_identifier,
+    lookup_form,
+)
 
 log = logging.getLogger("cei.sites")
 
-MAX_ID_LENGTH = 100
 MINUTES_PER_DAY = 1440
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 UNSET = object()
-# Controls, lone surrogates and non-characters: the characters ingestion refuses in ids too.
-BAD_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 class InvalidField(ServiceError):
@@ -53,22 +56,14 @@ def site_zone(site):
 
 
 def check_external_id(value, field="site_id"):
-    """Return a cleaned external id (``site_id`` / ``meter_id``) or raise ``InvalidField``.
+    """Return the id as stored (``site_id`` / ``meter_id``, NFC) or raise ``InvalidField``.
 
-    Ids may be any Unicode text, but not control characters (they break logs and CSV) and not
-    ``/`` or dot segments, which could not be addressed as one URL path segment. (Ingestion
-    may still create such ids; they stay readable through the query-string read API.)
+    The rule is :mod:`cei.services.identifiers`, the one ingestion applies too.
     """
-    if not isinstance(value, str):
-        raise InvalidField(field, "Must be a string")
-    value = value.strip()
-    if not 1 <= len(value) <= MAX_ID_LENGTH:
-        raise InvalidField(field, f"Must be 1 to {MAX_ID_LENGTH} characters")
-    if "/" in value or value in {".", ".."}:
-        raise InvalidField(field, "Must not contain '/' or be '.' or '..'")
-    if not value.isprintable() and BAD_CHARACTERS.search(value):
-        raise InvalidField(field, "Must not contain control characters")
-    return value
+    try:
+        return check_identifier(value, field)
+    except InvalidIdentifier as problem:
+        raise InvalidField(field, str(problem)) from None
 
 
 def _minutes(hhmm):
@@ -153,6 +148,9 @@ def list_sites(organization):
 
 def find_site(organization, site_id):
     """Return the organization's site with external id ``site_id``, or None."""
+    site_id = lookup_form(site_id)
+    if site_id is None:
+        return None
     return db.session.scalar(
         select(Site).where(Site.organization_id == organization.id, Site.site_id == site_id)
     )
@@ -250,6 +248,9 @@ def site_meters(site):
 
 def find_meter(site, meter_id):
     """Return the site's meter ``meter_id`` or None."""
+    meter_id = lookup_form(meter_id)
+    if meter_id is None:
+        return None
     return db.session.scalar(
         select(Meter).where(Meter.site_pk == site.id, Meter.meter_id == meter_id)
     )

@@ -110,3 +110,9 @@ def ingest(app, client, api):
 def epoch(moment):
     """Return epoch seconds of an aware datetime."""
     return int(moment.timestamp())
+
+
+@pytest.fixture
+def shortcuts(app):
+    """Whether the app takes ingestion's shortcuts (``CEI_INGEST_SHORTCUTS``; CI runs both)."""
+    return app.config["INGEST_SHORTCUTS"]

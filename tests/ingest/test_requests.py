@@ -139,7 +139,7 @@ def test_ingestion_works_with_redis_unreachable(make_app, api):
 def test_one_log_line_per_batch(ingest, caplog):
     caplog.set_level(logging.INFO, logger="cei.ingest")
     records = hourly(3) + [dict(hourly(1)[0], value="bad")]
-    ingest.send(records, source="line\n1")
+    ingest.send(records, source="line 'one' \u2028 ü")
     lines = [record for record in caplog.records if record.name == "cei.ingest"]
     assert len(lines) == 1
     message = lines[0].getMessage()
@@ -147,7 +147,7 @@ def test_one_log_line_per_batch(ingest, caplog):
     for part in (
         f"org_id={ingest.organization_id}",
         "token_id=",
-        "source='line\\n1'",
+        "source=\"line 'one' \\u2028 ü\"",
         "total_records=4",
         "ingested=3",
         "updated=0",
@@ -157,7 +157,7 @@ def test_one_log_line_per_batch(ingest, caplog):
     ):
         assert part in message
     fields = lines[0].ingest
-    assert fields["total_records"] == 4 and fields["source"] == "line\n1"
+    assert fields["total_records"] == 4 and fields["source"] == "line 'one' \u2028 ü"
     assert fields["token_id"] is not None
 
 

@@ -355,3 +355,52 @@ def test_deleting_a_site_forgets_its_readings_and_idempotency_keys(ingest):
     assert (result["ingested"], result["skipped_duplicate"], result["failed"]) == (3, 0, 0)
     assert len(ingest.stored(site_id="site-22")) == 3
     assert len(ingest.keys()) == 5
+
+
+def test_skipped_duplicate_means_stored_with_this_value_also_after_an_update(ingest):
+    original = dict(hourly(1)[0], value=10.0, idempotency_key="reading-1")
+    assert ingest.send([original])["ingested"] == 1
+    correction = dict(original, value=12.0)
+    correction.pop("idempotency_key")
+    assert ingest.send([correction], on_conflict="update")["updated"] == 1
+    # The original keyed reading again: 12 is stored, so 10 is a conflict, not a duplicate.
+    body = ingest.send([original])
+    assert (body["skipped_duplicate"], body["failed"]) == (0, 1)
+    assert body["errors"][0]["code"] == "CONFLICTING_VALUE"
+    assert list(ingest.stored().values()) == [12.0]
+    # Sent with "update", it puts 10 back.
+    body = ingest.send([original], on_conflict="update")
+    assert (body["updated"], body["skipped_duplicate"], body["failed"]) == (1, 0, 0)
+    assert list(ingest.stored().values()) == [10.0]
+
+
+def test_a_keyed_reading_is_corrected_with_its_own_key(ingest):
+    sent = dict(hourly(1)[0], value=10.0, idempotency_key="reading-2")
+    ingest.send([sent])
+    fixed = dict(sent, value=11.5)
+    body = ingest.send([fixed])
+    assert [error["code"] for error in body["errors"]] == ["CONFLICTING_VALUE"]
+    body = ingest.send([fixed], on_conflict="update")
+    assert (body["updated"], body["failed"]) == (1, 0)
+    assert list(ingest.stored().values()) == [11.5]
+    assert ingest.send([fixed])["skipped_duplicate"] == 1
+    # The same key for another time or another meter still names another reading.
+    for other in (
+        dict(fixed, timestamp_utc=iso(hour_start(5))),
+        dict(fixed, meter_id="other-meter"),
+    ):
+        body = ingest.send([other], on_conflict="update")
+        assert [error["code"] for error in body["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+    assert list(ingest.stored().values()) == [11.5]
+
+
+def test_a_keyed_batch_with_one_corrected_value(ingest):
+    records = [dict(r, idempotency_key=f"k-{i}") for i, r in enumerate(hourly(24))]
+    assert ingest.send(records)["ingested"] == 24
+    records[7] = dict(records[7], value=99.0)
+    body = ingest.send(records)
+    assert (body["skipped_duplicate"], body["failed"]) == (23, 1)
+    assert body["errors"][0]["index"] == 7
+    body = ingest.send(records, on_conflict="update")
+    assert (body["skipped_duplicate"], body["updated"], body["failed"]) == (23, 1, 0)
+    assert sorted(ingest.stored().values())[-1] == 99.0

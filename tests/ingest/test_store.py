@@ -3,7 +3,8 @@
 import pytest
 from sqlalchemy import create_engine
 
-from cei.services.ingest_store import SqliteStore
+from cei.services.ingest.store import ChangedRow, Row
+from cei.services.ingest.store_sqlite import SqliteStore
 
 
 @pytest.fixture
@@ -27,37 +28,42 @@ def stored(connection):
     )
 
 
-SENT = [(1, 100, 1.0), (1, 200, 9.0), (1, 300, 3.0), (2, 100, 5.0)]
+SENT = [Row(1, 100, 1.0), Row(1, 200, 9.0), Row(1, 300, 3.0), Row(2, 100, 5.0)]
 
 
-def test_new_duplicate_and_differing_rows(connection):
-    inserted, replaced, differing = SqliteStore(connection).write_readings(SENT)
-    assert (inserted, replaced) == (2, 0)
-    assert differing == {(1, 200): (2.0, 9.0)}
+def summary(outcome):
+    """``(inserted, replaced, differing)`` of a write, as plain tuples and dicts."""
+    return (
+        sorted(map(tuple, outcome.inserted)),
+        sorted(map(tuple, outcome.replaced)),
+        {slot: tuple(difference) for slot, difference in outcome.differing.items()},
+    )
+
+
+@pytest.mark.parametrize("shortcuts", [True, False])
+def test_new_duplicate_and_differing_rows(connection, shortcuts):
+    outcome = SqliteStore(connection, shortcuts).write_readings(SENT)
+    assert summary(outcome) == ([(1, 300, 3.0), (2, 100, 5.0)], [], {(1, 200): (2.0, 9.0)})
     assert stored(connection)[1, 200] == 2.0
 
 
-def test_replace_overwrites_only_differing_rows(connection):
-    inserted, replaced, differing = SqliteStore(connection).write_readings(SENT, replace=True)
-    assert (inserted, replaced, differing) == (2, 1, {})
+@pytest.mark.parametrize("shortcuts", [True, False])
+def test_replace_overwrites_only_differing_rows_and_returns_old_values(connection, shortcuts):
+    outcome = SqliteStore(connection, shortcuts).write_readings(SENT, replace=True)
+    assert summary(outcome) == (
+        [(1, 300, 3.0), (2, 100, 5.0)],
+        [ChangedRow(1, 200, 9.0, 2.0)],
+        {},
+    )
     assert stored(connection) == {(1, 100): 1.0, (1, 200): 9.0, (1, 300): 3.0, (2, 100): 5.0}
 
 
-def test_rows_stored_by_someone_else_after_the_lookup(connection, monkeypatch):
-    original = SqliteStore._compare
-    calls = []
-
-    def blind_first_lookup(self, rows):
-        calls.append(len(rows))
-        if len(calls) == 1:
-            return {}, {}  # as if another transaction committed the rows right after it
-        return original(self, rows)
-
-    monkeypatch.setattr(SqliteStore, "_compare", blind_first_lookup)
-    inserted, replaced, differing = SqliteStore(connection).write_readings(SENT)
-    assert calls == [4, 4]
-    assert (inserted, replaced) == (2, 0)
-    assert differing == {(1, 200): (2.0, 9.0)}
+def test_rows_appearing_under_the_write_lock_are_an_error(connection, monkeypatch):
+    # The ingestion holds SQLite's write lock from its first lookup: a row found absent
+    # and then present would break that promise, and must not pass silently.
+    monkeypatch.setattr(SqliteStore, "_compare", lambda self, rows: (list(rows), {}))
+    with pytest.raises(RuntimeError):
+        SqliteStore(connection).write_readings(SENT)
 
 
 def test_a_batch_spread_thinly_over_a_long_history(connection):
@@ -65,22 +71,25 @@ def test_a_batch_spread_thinly_over_a_long_history(connection):
         "INSERT INTO readings VALUES " + ",".join(f"(3, {ts}, 1.0)" for ts in range(0, 5000))
     )
     # Two timestamps 4,000 s apart: the range holds far more rows than the batch.
-    inserted, _, differing = SqliteStore(connection).write_readings(
-        [(3, 10, 1.0), (3, 4010, 7.0), (3, 9999, 1.0)]
+    outcome = SqliteStore(connection).write_readings(
+        [Row(3, 10, 1.0), Row(3, 4010, 7.0), Row(3, 9999, 1.0)]
     )
-    assert inserted == 1
-    assert differing == {(3, 4010): (1.0, 7.0)}
+    assert summary(outcome) == ([(3, 9999, 1.0)], [], {(3, 4010): (1.0, 7.0)})
 
 
+@pytest.mark.parametrize("shortcuts", [True, False])
 @pytest.mark.parametrize("order", ["ascending", "descending", "shuffled"])
-def test_replays_in_any_order_are_duplicates_and_one_changed_value_is_found(connection, order):
-    rows = [(4, ts, ts / 10) for ts in range(1000, 1600, 10)]
-    assert SqliteStore(connection).write_readings(rows) == (60, 0, {})
+def test_replays_in_any_order_are_duplicates_and_one_changed_value_is_found(
+    connection, order, shortcuts
+):
+    store = SqliteStore(connection, shortcuts)
+    rows = [Row(4, ts, ts / 10) for ts in range(1000, 1600, 10)]
+    assert summary(store.write_readings(rows)) == (sorted(rows), [], {})
     sent = {"ascending": rows, "descending": rows[::-1], "shuffled": rows[1::2] + rows[::2]}
     replay = sent[order]
-    assert SqliteStore(connection).write_readings(replay) == (0, 0, {})
-    changed = [(4, ts, value + 1 if ts == 1250 else value) for _, ts, value in replay]
-    assert SqliteStore(connection).write_readings(changed) == (0, 0, {(4, 1250): (125.0, 126.0)})
+    assert summary(store.write_readings(replay)) == ([], [], {})
+    changed = [Row(4, ts, value + 1 if ts == 1250 else value) for _, ts, value in replay]
+    assert summary(store.write_readings(changed)) == ([], [], {(4, 1250): (125.0, 126.0)})
 
 
 def test_inserts_respect_a_low_parameter_limit(connection):
@@ -88,8 +97,8 @@ def test_inserts_respect_a_low_parameter_limit(connection):
 
     driver = connection.connection.driver_connection
     driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # as SQLite before 3.32
-    rows = [(5, ts, 1.0) for ts in range(2000)]
-    assert SqliteStore(connection).write_readings(rows) == (2000, 0, {})
+    rows = [Row(5, ts, 1.0) for ts in range(2000)]
+    assert len(SqliteStore(connection).write_readings(rows).inserted) == 2000
     assert sum(1 for (meter_pk, _) in stored(connection) if meter_pk == 5) == 2000
     connection.exec_driver_sql(
         "CREATE TABLE ingest_keys (organization_id INTEGER NOT NULL, key TEXT NOT NULL, "

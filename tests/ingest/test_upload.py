@@ -2,7 +2,7 @@
 
 import pytest
 
-from cei.services import ingest_csv
+from cei.services.ingest import csv_files as ingest_csv
 from tests.ingest.conftest import UPLOAD_URL, hour_start, iso
 
 

@@ -167,3 +167,29 @@ def test_errors_are_capped_at_a_thousand_in_index_order(ingest):
     assert body["errors_truncated"] is True
     indices = [error["index"] for error in body["errors"]]
     assert indices == list(range(10, 1010))
+
+
+def test_ids_follow_the_sites_api_rule(ingest):
+    cases = [
+        (good(site_id="a/b"), "INVALID_SITE_ID"),
+        (good(site_id=" site-22"), "INVALID_SITE_ID"),
+        (good(meter_id="main "), "INVALID_METER_ID"),
+        (good(meter_id="\u202eniam"), "INVALID_METER_ID"),
+        (good(site_id=".."), "INVALID_SITE_ID"),
+    ]
+    body = ingest.send([record for record, _ in cases])
+    assert [(e["index"], e["code"]) for e in body["errors"]] == [
+        (index, code) for index, (_, code) in enumerate(cases)
+    ]
+    assert ingest.stored() == {}
+
+
+def test_ids_are_stored_in_nfc_form(ingest):
+    decomposed = good(site_id="Citta\u0300", meter_id="Za\u0308hler")
+    assert ingest.send([decomposed])["ingested"] == 1
+    composed = good(site_id="Città", meter_id="Zähler")
+    assert ingest.send([composed])["skipped_duplicate"] == 1
+    assert list(ingest.stored()) == [("Città", "Zähler", int(hour_start(1).timestamp()))]
+    path = "/api/v1/sites/Citt%C3%A0"
+    read = ingest.client.get(path, headers=ingest.account["headers"])
+    assert read.status_code == 200 and read.get_json()["site_id"] == "Città"

@@ -204,3 +204,29 @@ def test_ingest_only_token_cannot_read_sites(client, account, api, create):
 
 def test_sites_need_credentials(client):
     assert client.get(SITES).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "site_id", [" padded", "padded ", "nul\x00", "bidi\u202eevil", "lone\ud800", "x/y"]
+)
+def test_ids_follow_the_rule_ingestion_follows(create, site_id):
+    response = create(site_id=site_id)
+    assert response.status_code == 422
+    assert "site_id" in response.get_json()["detail"]["json"]
+
+
+def test_ids_are_compared_in_nfc_form(client, account, create):
+    decomposed, composed = "Citta\u0300", "Città"
+    response = create(site_id=decomposed)
+    assert response.status_code == 201
+    assert response.get_json()["site_id"] == composed
+    assert create(site_id=composed).status_code == 409
+    for spelling in (composed, decomposed):
+        path = f"{SITES}/{quote(spelling, safe='')}"
+        assert client.get(path, headers=account["headers"]).get_json()["site_id"] == composed
+
+
+@pytest.mark.parametrize("raw", ["nul%00", "lone%ED%A0%80"])
+def test_a_path_id_that_no_site_can_have_is_404(client, account, raw):
+    response = client.get(f"{SITES}/{raw}", headers=account["headers"])
+    assert response.status_code == 404

@@ -4,9 +4,8 @@ import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import text
 
-from cei.extensions import db
+from cei.services.health import check_database, check_redis
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1/health", description="Health checks")
 
@@ -16,31 +15,6 @@ class HealthSchema(ma.Schema):
 
     status = ma.fields.String(metadata={"example": "ok"})
     checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
-
-
-def check_database():
-    """Return "ok" or the reason the database cannot be reached."""
-    try:
-        db.session.execute(text("SELECT 1"))
-        return "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-        db.session.rollback()
-        return f"error: {type(exc).__name__}"
-
-
-def check_redis():
-    """Return "ok", "not configured", or the reason Redis cannot be reached."""
-    url = current_app.config.get("REDIS_URL")
-    if not url:
-        return "not configured"
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-        client.ping()
-        return "ok"
-    except redis.RedisError as exc:
-        return f"error: {type(exc).__name__}"
 
 
 @blp.route("")
@@ -57,7 +31,10 @@ class Ready(MethodView):
     @blp.alt_response(503, schema=HealthSchema, description="A dependency is down")
     def get(self):
         """Tell whether the database (and Redis, when configured) are reachable"""
-        checks = {"database": check_database(), "redis": check_redis()}
+        checks = {
+            "database": check_database(),
+            "redis": check_redis(current_app.config.get("REDIS_URL")),
+        }
         healthy = all(value in ("ok", "not configured") for value in checks.values())
         body = {"status": "ok" if healthy else "unavailable", "checks": checks}
         if not healthy:

@@ -1,6 +1,8 @@
 """Ingestion of meter readings: ``/api/v1/timeseries/batch`` and ``/api/v1/timeseries/upload``."""
 
-from flask import g, request
+from functools import wraps
+
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -13,12 +15,9 @@ from cei.blueprints.ingest.schemas import (
     UploadResultSchema,
 )
 from cei.extensions import db
-from cei.gcpause import collector_paused
-from cei.http import parse_json, reads_raw_json
+from cei.http import reads_raw_json
 from cei.security import authenticated, current_principal
 from cei.services import ingest
-from cei.services.ingest_checks import MAX_ID_LENGTH, UNITS, text_problem
-from cei.services.ingest_fast import decode_batch
 
 blp = Blueprint(
     "ingest", __name__, url_prefix="/api/v1/timeseries", description="Ingest meter readings"
@@ -42,96 +41,38 @@ def document_errors(view):
     return view
 
 
+def requires_body(accepted, message):
+    """Answer 415 with ``message`` unless ``accepted()`` says the body's type is right."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not accepted():
+                api_abort(415, "UNSUPPORTED_MEDIA_TYPE", message)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _is_json():
+    return request.is_json
+
+
+def _is_multipart():
+    return request.mimetype == "multipart/form-data"
+
+
 def _caller():
+    """The caller's organization and integration token id (None for a user's token)."""
     principal = current_principal()
     token_id = principal.token.id if principal.token is not None else None
     return principal.organization, token_id
 
 
-def _on_conflict(value):
-    if value in (None, ""):
-        return "reject"
-    if value not in ingest.ON_CONFLICT:
-        api_abort(
-            422,
-            "VALIDATION_ERROR",
-            'on_conflict must be "reject" or "update"',
-            detail={"on_conflict": ['Must be one of: "reject", "update".']},
-        )
-    return value
-
-
-def _source(value, default=None):
-    if value is None or value == "":
-        return default
-    if not isinstance(value, str) or len(value) > 200:
-        api_abort(
-            422,
-            "VALIDATION_ERROR",
-            "source must be a string of at most 200 characters",
-            detail={"source": ["Not a string of at most 200 characters."]},
-        )
-    return value
-
-
-def _typed_batch():
-    """Return the body as a :class:`~ingest_fast.TypedBatch`, or None when it is not one."""
-    if not request.is_json:
-        api_abort(415, "UNSUPPORTED_MEDIA_TYPE", "Send the batch as application/json")
-    with collector_paused():
-        return decode_batch(g.json_raw)
-
-
-def _batch_request(typed=None):
-    """Return ``(records, source, on_conflict)`` of a well-formed batch, or abort.
-
-    ``typed`` is the body decoded by the fast path, when it could be; otherwise the body is
-    parsed as plain JSON.
-    """
-    if typed is not None:
-        records, source, on_conflict = typed.records, typed.source, typed.on_conflict
-    else:
-        body = parse_json(g.json_raw)
-        records = body.get("records") if isinstance(body, dict) else None
-        if not isinstance(records, list):
-            api_abort(
-                422,
-                "VALIDATION_ERROR",
-                "The body must be an object with a `records` list",
-                detail={"records": ["Missing or not a list."]},
-            )
-        source, on_conflict = body.get("source"), body.get("on_conflict")
-    if len(records) > ingest.MAX_BATCH_RECORDS:
-        # Checked before anything is read or written: nothing of the batch is stored.
-        api_abort(
-            413,
-            "BATCH_TOO_LARGE",
-            f"A batch holds at most {ingest.MAX_BATCH_RECORDS:,} records; split it",
-            detail={"max_records": ingest.MAX_BATCH_RECORDS, "records": len(records)},
-        )
-    return records, _source(source), _on_conflict(on_conflict)
-
-
-def _upload_request():
-    """Return ``(file, defaults, source, on_conflict)`` of a well-formed upload, or abort."""
-    if request.mimetype != "multipart/form-data":
-        api_abort(415, "UNSUPPORTED_MEDIA_TYPE", "Send the file as multipart/form-data")
-    upload = request.files.get("file")
-    if upload is None:
-        api_abort(
-            422,
-            "VALIDATION_ERROR",
-            "Send the CSV file in the form field `file`",
-            detail={"file": ["Missing data for required field."]},
-        )
-    form = request.form
-    default_source = f"upload:{upload.filename or 'file'}"[:200]
-    return (
-        upload,
-        _upload_defaults(form),
-        _source(form.get("source"), default=default_source),
-        _on_conflict(form.get("on_conflict")),
-    )
+def _shortcuts():
+    return current_app.config["INGEST_SHORTCUTS"]
 
 
 reads_raw_json("ingest.Batch")
@@ -148,6 +89,7 @@ class Batch(MethodView):
     @blp.response(200, BatchResultSchema)
     @document_errors
     @authenticated(scope="ingest")
+    @requires_body(_is_json, "Send the batch as application/json")
     def post(self):
         """Ingest a batch of meter readings
 
@@ -157,19 +99,10 @@ class Batch(MethodView):
         count as `skipped_duplicate`. Sites and meters are created on first use. All stored
         records commit together: after a failure nothing is stored and a retry is safe.
         """
-        typed = _typed_batch()
         organization, token_id = _caller()
-        result = None
-        if typed is not None:
-            # The fast path: all records well formed (it declines, storing nothing, if not).
-            records, source, on_conflict = _batch_request(typed)
-            result = ingest.ingest_typed_batch(
-                organization, records, source=source, on_conflict=on_conflict, token_id=token_id
-            )
-        if result is None:
-            records, source, on_conflict = _batch_request()
-            result = ingest.ingest_batch(
-                organization, records, source=source, on_conflict=on_conflict, token_id=token_id
+        with service_errors():
+            result = ingest.ingest_json(
+                organization, g.json_raw, token_id=token_id, shortcuts=_shortcuts()
             )
         db.session.commit()
         return {**result.as_dict(), "request_id": g.request_id}
@@ -186,6 +119,7 @@ class Upload(MethodView):
     @blp.response(200, UploadResultSchema)
     @document_errors
     @authenticated(scope="ingest")
+    @requires_body(_is_multipart, "Send the file as multipart/form-data")
     def post(self):
         """Upload a CSV file of meter readings
 
@@ -196,36 +130,25 @@ class Upload(MethodView):
         row 1 and the first data row is row 2. The file is read as a stream and stored in
         one transaction: entirely, or (after a failure) not at all.
         """
-        upload, defaults, source, on_conflict = _upload_request()
+        upload = request.files.get("file")
+        if upload is None:
+            api_abort(
+                422,
+                "VALIDATION_ERROR",
+                "Send the CSV file in the form field `file`",
+                detail={"file": ["Missing data for required field."]},
+            )
         organization, token_id = _caller()
+        form = request.form
         with service_errors():
             result = ingest.ingest_csv(
                 organization,
                 upload.stream,
-                defaults=defaults,
-                source=source,
-                on_conflict=on_conflict,
+                defaults=form,
+                source=form.get("source") or f"upload:{upload.filename or 'file'}"[:200],
+                on_conflict=form.get("on_conflict"),
                 token_id=token_id,
+                shortcuts=_shortcuts(),
             )
         db.session.commit()
         return {**result.as_dict(), "request_id": g.request_id}
-
-
-def _upload_defaults(form):
-    defaults = {}
-    problems = {}
-    for name in ("site_id", "meter_id"):
-        value = form.get(name)
-        if value:
-            problem = text_problem(value, name, MAX_ID_LENGTH)
-            if problem:
-                problems[name] = [problem]
-            defaults[name] = value
-    unit = form.get("unit")
-    if unit:
-        if unit.strip().lower() not in UNITS:
-            problems["unit"] = ["Must be one of Wh, kWh, MWh, W, kW, MW."]
-        defaults["unit"] = unit
-    if problems:
-        api_abort(422, "VALIDATION_ERROR", "Invalid form fields", detail=problems)
-    return defaults

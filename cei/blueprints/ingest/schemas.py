@@ -1,20 +1,23 @@
 """Schemas of the ingestion endpoints.
 
 They document the API in OpenAPI and shape the responses; records are *not* loaded through
-them (a hand-written loop checks records about ten times faster, see
-``cei.services.ingest_checks``).
+them (DESIGN §4 measured marshmallow at ten times the cost of the hand-written checks in
+``cei.services.ingest.checks``). Units, codes and limits come from the service's tables.
 """
 
 import marshmallow as ma
 from marshmallow import validate
 
-from cei.services.ingest import MAX_BATCH_RECORDS, ON_CONFLICT
-from cei.services.ingest_checks import (
-    MAX_ID_LENGTH,
+from cei.services.identifiers import MAX_ID_LENGTH
+from cei.services.ingest.codes import describe_codes
+from cei.services.ingest.limits import (
+    MAX_BATCH_RECORDS,
+    MAX_ERRORS,
     MAX_INTERVAL_MINUTES,
     MAX_KEY_LENGTH,
-    UNIT_NAMES,
+    ON_CONFLICT,
 )
+from cei.services.ingest.units import UNIT_LIST, UNIT_NAMES
 
 ON_CONFLICT_DOC = (
     '"reject" (default): a value that differs from the stored one for the same meter and '
@@ -43,7 +46,7 @@ class BatchRecordSchema(ma.Schema):
     timestamp_utc = ma.fields.String(
         required=True,
         metadata={
-            "description": "Start of the interval, ISO 8601 with `Z` or an offset; without "
+            "description": "Start of the interval, RFC 3339 with `Z` or an offset; without "
             "one it is UTC. At most 5 minutes in the future.",
             "example": "2026-01-15T13:00:00Z",
         },
@@ -59,9 +62,9 @@ class BatchRecordSchema(ma.Schema):
     unit = ma.fields.String(
         load_default="kWh",
         metadata={
-            "description": f"Case-insensitive: {UNIT_NAMES}. Power units are multiplied "
+            "description": f"Case-insensitive: {UNIT_LIST}. Power units are multiplied "
             "by the interval. Stored as kWh.",
-            "enum": ["Wh", "kWh", "MWh", "W", "kW", "MW"],
+            "enum": list(UNIT_NAMES),
         },
     )
     idempotency_key = ma.fields.String(
@@ -110,11 +113,7 @@ class BatchErrorSchema(ma.Schema):
     )
     code = ma.fields.String(
         required=True,
-        metadata={
-            "description": "MISSING_FIELD, INVALID_SITE_ID, INVALID_METER_ID, "
-            "INVALID_TIMESTAMP, INVALID_VALUE, INVALID_UNIT, INVALID_IDEMPOTENCY_KEY, "
-            "UNKNOWN_SITE, IDEMPOTENCY_KEY_REUSED or CONFLICTING_VALUE"
-        },
+        metadata={"description": "Why the record was not stored:\n\n" + describe_codes()},
     )
     detail = ma.fields.String(required=True)
 
@@ -145,7 +144,9 @@ class BatchResultSchema(ma.Schema):
     errors = ma.fields.List(
         ma.fields.Nested(BatchErrorSchema),
         required=True,
-        metadata={"description": "One entry per rejected record, by index; at most 1,000"},
+        metadata={
+            "description": f"One entry per rejected record, by index; at most {MAX_ERRORS:,}"
+        },
     )
     errors_truncated = ma.fields.Boolean(
         required=True, metadata={"description": "More records failed than `errors` lists"}
@@ -176,7 +177,7 @@ class UploadFormSchema(ma.Schema):
     )
     site_id = ma.fields.String(metadata={"description": "For rows without a site"})
     meter_id = ma.fields.String(metadata={"description": "For rows without a meter"})
-    unit = ma.fields.String(metadata={"description": f"For rows without a unit ({UNIT_NAMES})"})
+    unit = ma.fields.String(metadata={"description": f"For rows without a unit ({UNIT_LIST})"})
     on_conflict = ma.fields.String(
         load_default="reject",
         validate=validate.OneOf(ON_CONFLICT),

@@ -5,8 +5,9 @@ from marshmallow import validate
 
 from cei.services import sites
 from cei.services.errors import ServiceError
+from cei.services.identifiers import MAX_ID_LENGTH
 
-ID_FIELD_RULE = validate.Length(min=1, max=sites.MAX_ID_LENGTH)
+ID_FIELD_RULE = validate.Length(min=1, max=MAX_ID_LENGTH)
 
 
 def service_rule(check):

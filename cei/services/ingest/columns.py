@@ -1,39 +1,35 @@
 """The fast path of ``/timeseries/batch``: well-formed batches, checked column by column.
 
 Most batches a factory sends are entirely well formed. For them, msgspec decodes the body
-straight into typed records and checks each field's type, range and length in C while it
-parses; what is left (identifiers, the time window, idempotency keys) is checked over whole
-columns with C-level passes (``map``, ``min``, ``max``, ``count``) instead of record by record.
+straight into typed records, checking each field's type, range and length (and parsing the
+timestamps with the one RFC 3339 parser, :mod:`.timestamps`) while it parses; what is left
+(identifiers, the time window, idempotency keys) is checked over whole columns.
 
 The fast path only vouches for batches it can answer exactly as the per-record checks of
-:mod:`cei.services.ingest_checks` would. Anything else (a wrong type anywhere, a naive or
-future timestamp, a power unit, a blank or unusual key …) makes :func:`decode_batch` or
+:mod:`.checks` would. Anything else (a wrong type anywhere, a future timestamp, a power
+unit, a blank or unusual key, an id not in NFC form …) makes :func:`decode_batch` or
 :func:`check_columns` return None, and the batch takes the per-record path, which finds and
 reports every bad record. Declining happens before anything touches the database.
-``tests/ingest/test_fast_path.py`` holds the two paths to the same answers.
+``tests/ingest/test_paths_agree.py`` sends random batches through both paths and compares
+the answers and the stored rows.
 """
 
 from datetime import datetime
-from functools import lru_cache
 from itertools import repeat
-from operator import add, attrgetter, mul
+from operator import add, mul
 from typing import Annotated, Literal
 
 import msgspec
 
-from cei.services.ingest_checks import (
-    MAX_ID_LENGTH,
-    MAX_INTERVAL_MINUTES,
-    MAX_KEY_LENGTH,
-    MAX_KWH,
-    UNITS,
-    text_problem,
-)
+from cei.services.ingest.checks import new_checked_record
+from cei.services.ingest.limits import MAX_INTERVAL_MINUTES, MAX_KEY_LENGTH, MAX_KWH
+from cei.services.ingest.timestamps import column_seconds
+from cei.services.ingest.units import DEFAULT_UNIT, ENERGY_UNIT_NAMES, find_unit
 
 # Energy units only: a power reading may need its meter's interval, which the per-record
 # path settles. None (no unit) is kWh.
-ENERGY_UNITS = ("Wh", "kWh", "MWh")
-KWH_PER_UNIT = {None: 1.0, **{unit: UNITS[unit.lower()][0] for unit in ENERGY_UNITS}}
+KWH_PER_UNIT = {None: DEFAULT_UNIT.kwh}
+KWH_PER_UNIT.update((name, find_unit(name).kwh) for name in ENERGY_UNIT_NAMES)
 
 
 class TypedRecord(msgspec.Struct, gc=False):
@@ -41,9 +37,9 @@ class TypedRecord(msgspec.Struct, gc=False):
 
     site_id: str
     meter_id: str
-    timestamp_utc: str
+    timestamp_utc: datetime
     value: Annotated[float, msgspec.Meta(ge=0.0, le=MAX_KWH)]
-    unit: Literal[ENERGY_UNITS] | None = None
+    unit: Literal[ENERGY_UNIT_NAMES] | None = None
     interval_minutes: Annotated[int, msgspec.Meta(ge=1, le=MAX_INTERVAL_MINUTES)] | None = None
     idempotency_key: Annotated[str, msgspec.Meta(max_length=MAX_KEY_LENGTH)] | None = None
 
@@ -56,26 +52,24 @@ class TypedBatch(msgspec.Struct, gc=False):
     on_conflict: str | None = None
 
 
-# Timestamp columns remembered (see column_seconds): at most this many, of this many rows.
-REMEMBERED_COLUMNS = 32
-LARGEST_REMEMBERED_COLUMN = 10_000
-
 _decoder = msgspec.json.Decoder(TypedBatch)
-_tzinfo = attrgetter("tzinfo")
 
 
 def decode_batch(raw):
-    """Return the :class:`TypedBatch` in the JSON bytes ``raw``, or None when it is not one."""
+    """Return the :class:`TypedBatch` in the JSON bytes ``raw``, or None when it is not one.
+
+    None also for bytes that are not UTF-8: the general path then answers for the body.
+    """
     try:
         return _decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         return None
 
 
 class Columns:
     """Checked records column by column: what :func:`check_columns` returns.
 
-    The pipeline's simple cases work on whole columns; :meth:`tuples` gives the records as
+    The pipeline's simple cases work on whole columns; :meth:`records` gives the records as
     the per-record checks return them, for the general case.
     """
 
@@ -94,18 +88,21 @@ class Columns:
         """The records' indices in the batch."""
         return range(self.first_index, self.first_index + len(self.stamps))
 
-    def tuples(self):
-        """The records as ``(index, site_id, meter_id, ts, kWh, False, key)`` tuples."""
+    def records(self):
+        """The records as the per-record checks return them (:class:`CheckedRecord`)."""
         return list(
-            zip(
-                self.indices,
-                self.sites,
-                self.meters,
-                self.stamps,
-                self.amounts,
-                repeat(False),
-                self.keys,
-                strict=False,
+            map(
+                new_checked_record,
+                zip(
+                    self.indices,
+                    self.sites,
+                    self.meters,
+                    self.stamps,
+                    self.amounts,
+                    repeat(False),
+                    self.keys,
+                    strict=False,
+                ),
             )
         )
 
@@ -113,23 +110,23 @@ class Columns:
 def check_columns(checker, records, first_index=0):
     """Check typed records column by column; return :class:`Columns`, or None.
 
-    ``checker`` is the :class:`~cei.services.ingest_checks.RecordChecker` of the ingestion:
-    its remembered identifiers, pairs, key groups and declared intervals are updated just as
-    its own loop updates them. None means some record needs the per-record checks; then the
-    checker is left as it was, except for identifiers found good.
+    ``checker`` is the :class:`~cei.services.ingest.checks.RecordChecker` of the ingestion:
+    its remembered pairs, key groups and declared intervals are updated just as its own loop
+    updates them. None means some record needs the per-record checks; then the checker is
+    left as it was, except for identifiers found good.
     """
     count = len(records)
     if not count:
         return None
-    # One C-level transposition of the records into their seven columns (tuples).
-    sites, meters, texts, values, units, intervals, keys = zip(
+    # One transposition of the records into their seven columns (tuples).
+    sites, meters, moments, values, units, intervals, keys = zip(
         *map(msgspec.structs.astuple, records), strict=True
     )
     site_ids, meter_ids = _distinct(sites), _distinct(meters)
-    if not (_good_ids(checker, site_ids) and _good_ids(checker, meter_ids)):
+    if not (_good_ids(checker, site_ids, "site_id") and _good_ids(checker, meter_ids, "meter_id")):
         return None
-    stamps = column_seconds(texts)
-    if stamps is None or min(stamps) < checker.min_ts or max(stamps) > checker.max_ts:
+    stamps = column_seconds(moments)
+    if min(stamps) < checker.min_ts or max(stamps) > checker.max_ts:
         return None
     amounts = _amounts(values, units)
     if amounts is None:
@@ -147,63 +144,24 @@ def check_columns(checker, records, first_index=0):
     return Columns(first_index, sites, meters, stamps, amounts, keys)
 
 
-def column_seconds(texts):
-    """:func:`epoch_seconds` of a tuple of texts, remembered for recently seen columns.
-
-    A replay, a retry or the next meter's batch of the same hours sends the same column of
-    timestamps again: one hash of the column replaces parsing it (the per-record path keeps
-    a cache of single timestamps for the same reason). Large columns are not kept.
-    """
-    if len(texts) > LARGEST_REMEMBERED_COLUMN:
-        return epoch_seconds(texts)
-    return _remembered_seconds(texts)
-
-
-def epoch_seconds(stamps):
-    """Whole seconds since the epoch for each ISO 8601 string, or None for a naive or bad one.
-
-    Parsed as the per-record checks parse them (``datetime.fromisoformat``, fractions
-    dropped); naive timestamps (UTC by the contract) are left to the per-record path. No
-    cache of single strings here: parsing a column in C costs less than looking each string
-    up in a large cache (:func:`column_seconds` remembers whole columns instead).
-    """
-    try:
-        moments = list(map(datetime.fromisoformat, stamps))
-    except ValueError:
-        return None
-    if None in set(map(_tzinfo, moments)):
-        return None
-    # timestamp() is exact to the microsecond for aware times (a double resolves better than
-    # a microsecond here), and int() floors it for the positive times that can pass.
-    return list(map(int, map(datetime.timestamp, moments)))
-
-
-@lru_cache(maxsize=REMEMBERED_COLUMNS)
-def _remembered_seconds(texts):
-    seconds = epoch_seconds(texts)
-    return None if seconds is None else tuple(seconds)
-
-
 def _distinct(column):
     """The distinct values of ``column``; one equality pass when they are all the same."""
     first = column[0]
     return {first} if column.count(first) == len(column) else set(column)
 
 
-def _good_ids(checker, ids):
-    """Whether every site or meter id in the set ``ids`` passes the identifier rule."""
-    good = checker.good_ids
+def _good_ids(checker, ids, what):
+    """Whether every id in the set ``ids`` passes the identifier rule as sent (NFC)."""
     for value in ids:
-        if value not in good:
-            if text_problem(value, "id", MAX_ID_LENGTH):
-                return False
-            good.add(value)
+        clean, problem = checker.clean_id(value, what)
+        if problem or clean != value:
+            return False
     return True
 
 
 def _amounts(values, units):
     """The values in kWh (zero as plain zero) as a list, or None when one is out of range."""
-    if _distinct(units) <= {None, "kWh"}:
+    if _distinct(units) <= {None, DEFAULT_UNIT.name}:
         values = list(values)
     else:
         values = list(map(mul, values, map(KWH_PER_UNIT.__getitem__, units)))
@@ -219,7 +177,7 @@ def _plain_keys(keys):
     present = keys if None not in keys else [key for key in keys if key is not None]
     if not present:
         return True
-    joined = "".join(present)  # one C pass over all the keys' characters
+    joined = "".join(present)
     if "" in present or not joined.isprintable():
         return False
     # A printable blank key is made of spaces: look for one only when a space was sent.

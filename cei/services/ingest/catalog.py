@@ -10,13 +10,16 @@ being deleted makes them wait, then they find it gone), on SQLite the database's
 taken before the first lookup.
 """
 
+from typing import NamedTuple
+
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cei.models import Meter, Site
-from cei.services.ingest_checks import DEFAULT_INTERVAL_MINUTES
+from cei.services.ingest.limits import DEFAULT_INTERVAL_MINUTES
+from cei.services.ingest.store import CHUNK, chunks
 
-# Plain SQL built once: constructing a select() per batch cost more than running it.
+# Plain SQL built once, then bound per batch.
 _FIND_SITES = (
     "SELECT site_id, id FROM sites WHERE organization_id = :organization_id "
     "AND site_id IN :site_ids"
@@ -28,8 +31,8 @@ _FIND_METERS = (
 )
 
 
-# One site or meter (most batches): plain equality, whose compiled form SQLAlchemy caches;
-# an expanding IN list is rendered anew on every execution.
+# One site or meter (most batches): plain equality, whose compiled form SQLAlchemy caches
+# (an expanding IN list is rendered anew on every execution).
 _FIND_SITE = (
     "SELECT site_id, id FROM sites WHERE organization_id = :organization_id AND site_id = :site_id"
 )
@@ -38,6 +41,13 @@ _FIND_METER = (
     "WHERE organization_id = :organization_id AND site_pk = :site_pk "
     "AND meter_id = :meter_id"
 )
+
+
+class KnownMeter(NamedTuple):
+    """A meter an ingestion writes to."""
+
+    pk: int
+    interval_minutes: int
 
 
 def _lookups(lock=""):
@@ -51,17 +61,9 @@ def _lookups(lock=""):
 # dialect name -> (find sites, find meters, find one site, find one meter)
 LOOKUPS = {"sqlite": _lookups(), "postgresql": _lookups(" FOR KEY SHARE")}
 
-# Bound parameters per statement, safely below SQLite's limit (32,766).
-CHUNK = 5000
 # A new meter's interval is inferred from the spacing of its first readings only when that
 # spacing is one of these; hourly data with gaps must not turn into a 2-hour meter.
 SUB_HOURLY_INTERVALS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)
-
-
-def chunks(items, size=CHUNK):
-    """Yield successive slices of the list ``items``."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _insert(connection, table):
@@ -81,7 +83,8 @@ class Catalog:
         self.timezone = organization.timezone or "UTC"
         self.auto_create = organization.auto_create_sites
         self.site_pks = {}  # site_id -> sites.id
-        self.meters = {}  # (site_id, meter_id) -> (meters.id, interval_minutes)
+        self.meters = {}  # (site_id, meter_id) -> KnownMeter
+        self.site_of_meter = {}  # meters.id -> sites.id
         self.unknown_sites = set()
 
     def resolve(self, pairs, intervals_for_new):
@@ -190,22 +193,23 @@ class Catalog:
                     },
                 )
             for site_pk, meter_id, meter_pk, interval in found:
-                self.meters[site_ids[site_pk], meter_id] = (meter_pk, interval)
+                self.meters[site_ids[site_pk], meter_id] = KnownMeter(meter_pk, interval)
+                self.site_of_meter[meter_pk] = site_pk
 
 
-def infer_intervals(valid, pairs, declared):
+def infer_intervals(readings, pairs, declared):
     """Return the interval of each new meter in ``pairs``: declared, else inferred, else 60.
 
-    ``valid`` are the checked record tuples (index, site, meter, ts, ...); a meter whose
+    ``readings`` are ``(site_id, meter_id, ts)`` of the checked records; a meter whose
     readings are 15 minutes apart gets 15, anything hourly or coarser keeps the default.
     """
-    wanted = set(pairs)
+    wanted = {pair for pair in pairs if pair not in declared}
+    intervals = {pair: declared[pair] for pair in pairs if pair in declared}
     stamps = {}
-    for record in valid:
-        pair = (record[1], record[2])
-        if pair in wanted and pair not in declared:
-            stamps.setdefault(pair, set()).add(record[3])
-    intervals = {pair: declared[pair] for pair in wanted if pair in declared}
+    for site, meter, ts in readings:
+        pair = (site, meter)
+        if pair in wanted:
+            stamps.setdefault(pair, set()).add(ts)
     for pair, seen in stamps.items():
         ordered = sorted(seen)
         gaps = {later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)}

@@ -1,6 +1,6 @@
 """Accuracy of the waste plugin, and false alerts of the whole pipeline on a clean factory.
 
-Two figures of ``bench/analytics_accuracy.py`` (issue 9), written to be merged into it:
+Helpers behind two sections of ``bench/analytics_accuracy.py`` (issue 9):
 
 - waste kWh per week against the planted out-of-hours waste (night load after working days,
   plus weekend daytime load) on synthetic factories from ``cei.synthetic.make_factory``:
@@ -11,17 +11,13 @@ Two figures of ``bench/analytics_accuracy.py`` (issue 9), written to be merged i
   installed, enabled plugins (``run_plugins`` over ``load_registry()``) are run once a day, at
   a different hour each day, over 8 weeks; every distinct finding key is a false alert.
   Target: 0.
-
-    .venv/bin/python bench/analytics_accuracy_waste.py [--seeds N]
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,50 +105,3 @@ def false_alerts(make_factory, seed=0, weeks=8, registry=None):
                 keys.setdefault((name, finding.key), finding)
         runs += 1
     return keys, runs, registry.order, sorted(not_ok)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    args = parser.parse_args(argv)
-    from cei.synthetic import make_factory
-
-    seeds = range(args.seeds)
-    print(
-        f"waste kWh/week vs planted ({args.seeds} seeds each; target within {WASTE_TARGET_PCT:g} %)"
-    )
-    worst = 0.0
-    for label, scenario in WASTE_SCENARIOS.items():
-        rows = waste_accuracy(make_factory, scenario, seeds)
-        errors = np.array([row[2] for row in rows])
-        worst = max(worst, float(np.abs(errors).max()))
-        print(
-            f"  {label:<22} planted {rows[0][0]:8.1f}  found {np.mean([r[1] for r in rows]):8.1f}"
-            f"  error mean {errors.mean():+5.1f} %  worst {errors[np.abs(errors).argmax()]:+5.1f} %"
-        )
-    verdict = "PASS" if worst <= WASTE_TARGET_PCT else "FAIL"
-    print(f"  worst error {worst:.1f} %: {verdict}")
-    rows = waste_accuracy(make_factory, NOISY, seeds)
-    errors = np.array([row[2] for row in rows])
-    print(
-        f"  (noisy site, 30 % noise + swing, information only: error mean {errors.mean():+.1f} %,"
-        f" worst {errors[np.abs(errors).argmax()]:+.1f} %)"
-    )
-
-    total, runs = 0, 0
-    for seed in seeds:
-        keys, seed_runs, order, not_ok = false_alerts(make_factory, seed=seed)
-        total += len(keys)
-        runs += seed_runs
-        for (name, key), finding in sorted(keys.items()):
-            print(f"  seed {seed} {name}: {key} [{finding.severity}] {finding.message}")
-        for line in not_ok:
-            print(f"  seed {seed} not run: {line}")
-    print(
-        f"false alerts on a clean factory over 8 weeks ({args.seeds} factories, {runs} daily runs"
-        f" of {', '.join(order)}): {total} (target 0): {'PASS' if not total else 'FAIL'}"
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -1,8 +1,9 @@
-"""The fast path of ``/timeseries/batch`` (``ingest_fast``) against the per-record checks.
+"""The fast path (:mod:`cei.services.ingest.columns`) and the per-record path agree.
 
-The fast path may only answer a batch the per-record path would accept as a whole, and must
-then answer it exactly as that path would; every other batch it declines, and the API's
-answer is the per-record path's.
+Directly (no database): on well-formed batches, the fast path's checked records and the
+checker's state equal the per-record checks'. Through the API: random batches, well formed
+and not, sent to an app with the shortcuts on and to one with them off, get the same
+answers and leave the same rows (``test_random_batches_get_the_same_answers_either_way``).
 """
 
 import json
@@ -12,19 +13,21 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from cei.jsonio import loads
-from cei.services import ingest as ingest_service
-from cei.services import ingest_fast
-from cei.services.ingest_checks import RETENTION_DAYS, RecordChecker
-from cei.services.ingest_fast import check_columns, decode_batch
-from tests.ingest.conftest import BATCH_URL, hour_start, iso
+from cei.services.ingest import pipeline
+from cei.services.ingest.checks import RecordChecker
+from cei.services.ingest.columns import Columns, check_columns, decode_batch
+from cei.services.ingest.limits import RETENTION_DAYS
+from tests.conftest import ApiHelper
+from tests.ingest.conftest import BATCH_URL, Ingest, hour_start, iso
 
 
 def check_typed(checker, records, first_index=0):
     """The fast path's checked records as the per-record checks return them, or None."""
     columns = check_columns(checker, records, first_index)
-    return None if columns is None else columns.tuples()
+    return None if columns is None else columns.records()
 
 
 NOW = 1_718_000_000  # 2024-06-10T06:13:20Z, for the direct comparisons
@@ -102,8 +105,9 @@ EQUIVALENT = {
         rec(2, timestamp_utc=stamp(NOW - 9000, fraction=".5")),
         rec(3, timestamp_utc=stamp(NOW - 9900, timedelta(hours=2), ".999999")),
         rec(4, timestamp_utc=stamp(NOW - 10800, fraction=".1234567")),
-        rec(5, timestamp_utc=stamp(NOW - 11700, sep="t")),  # fromisoformat takes any separator
+        rec(5, timestamp_utc=stamp(NOW - 11700, sep="t")),  # RFC 3339 allows "t" and " "
         rec(6, timestamp_utc=stamp(NOW - 12600, sep=" ")),
+        rec(7, timestamp_utc=stamp(NOW - 13500)[:-1]),  # no offset: UTC
     ],
     "window edges": [
         rec(0, timestamp_utc=stamp(NOW + 300, fraction=".999")),
@@ -143,10 +147,10 @@ def test_well_formed_batches_take_either_path_alike(records):
 def test_fractions_are_floored_and_negative_zero_is_zero():
     body = orjson.dumps({"records": EQUIVALENT["timestamps"] + EQUIVALENT["values"]})
     rows = both_paths(body)
-    assert [row[3] for row in rows[:7]] == [
-        NOW - s for s in (7200, 7200, 9000, 9900, 10800, 11700, 12600)
+    assert [row.ts for row in rows[:8]] == [
+        NOW - s for s in (7200, 7200, 9000, 9900, 10800, 11700, 12600, 13500)
     ]
-    assert [row[4] for row in rows[7:11]] == [0.0, 0.0, 1e9, 1e9]
+    assert [row.amount for row in rows[8:12]] == [0.0, 0.0, 1e9, 1e9]
 
 
 def random_batch(rng):
@@ -191,13 +195,6 @@ def declines(body, now):
     return batch is None or check_typed(RecordChecker(now), batch.records) is None
 
 
-def per_record_errors(body, now):
-    """``[(index, code)]`` the per-record path reports for ``body``."""
-    failures = []
-    RecordChecker(now).check(loads(body)["records"], 0, lambda *error: failures.append(error))
-    return [(index, code) for index, code, _ in failures]
-
-
 def live(hours_ago=1, **fields):
     """A valid record ``hours_ago`` hours before the current hour, with ``fields`` applied."""
     record = {
@@ -208,72 +205,6 @@ def live(hours_ago=1, **fields):
     }
     record.update(fields)
     return record
-
-
-DECLINED = {  # the record after a valid one -> the per-record path's code (None: stored)
-    "naive stamp": (live(timestamp_utc=hour_start(1).strftime("%Y-%m-%dT%H:%M:%S")), None),
-    "lowercase z": (live(timestamp_utc=iso(hour_start(1))[:-1] + "z"), "INVALID_TIMESTAMP"),
-    # Built when the test runs (a callable): collection may happen minutes earlier.
-    "future": (
-        lambda: live(timestamp_utc=iso(datetime.now(UTC) + timedelta(minutes=10))),
-        "INVALID_TIMESTAMP",
-    ),
-    "past retention": (
-        live(timestamp_utc=iso(datetime.now(UTC) - timedelta(days=RETENTION_DAYS + 1))),
-        "INVALID_TIMESTAMP",
-    ),
-    "not iso": (live(timestamp_utc="yesterday"), "INVALID_TIMESTAMP"),
-    "nan": (live(value=float("nan")), "INVALID_VALUE"),
-    "infinity": (live(value=float("inf")), "INVALID_VALUE"),
-    "huge int": (live(value=10**400), "INVALID_VALUE"),
-    "true": (live(value=True), "INVALID_VALUE"),
-    "string value": (live(value="12.5"), "INVALID_VALUE"),
-    "negative": (live(value=-1), "INVALID_VALUE"),
-    "over 1e9": (live(value=10**9 + 1), "INVALID_VALUE"),
-    "MWh over 1e9 kWh": (live(value=2e6, unit="MWh"), "INVALID_VALUE"),
-    "kW": (live(unit="kW"), None),
-    "W": (live(unit="W"), None),
-    "MW": (live(unit="MW", value=0.5), None),
-    "kwh lowercase": (live(unit="kwh"), None),
-    "empty unit": (live(unit=""), None),
-    "BTU": (live(unit="BTU"), "INVALID_UNIT"),
-    "interval 0": (live(interval_minutes=0), "INVALID_VALUE"),
-    "interval 1441": (live(interval_minutes=1441), "INVALID_VALUE"),
-    "interval 60.0": (live(interval_minutes=60.0), None),
-    "interval text": (live(interval_minutes="60"), "INVALID_VALUE"),
-    "empty key": (live(idempotency_key=""), None),
-    "blank key": (live(idempotency_key="   "), None),
-    "tab key": (live(idempotency_key="\t"), None),
-    "key 201": (live(idempotency_key="k" * 201), "INVALID_IDEMPOTENCY_KEY"),
-    "key object": (live(idempotency_key={"a": 1}), "INVALID_IDEMPOTENCY_KEY"),
-    "key NUL": (live(idempotency_key="key\x00"), "INVALID_IDEMPOTENCY_KEY"),
-    "meter control": (live(meter_id="line\n2"), "INVALID_METER_ID"),
-    "meter NUL": (live(meter_id="main\x00"), "INVALID_METER_ID"),
-    "site surrogate": (live(site_id="s\ud800"), "INVALID_SITE_ID"),
-    "empty site": (live(site_id=""), "INVALID_SITE_ID"),
-    "site 101": (live(site_id="s" * 101), "INVALID_SITE_ID"),
-    "site number": (live(site_id=7), "INVALID_SITE_ID"),
-    "not an object": (42, "MISSING_FIELD"),
-    "missing value": ({k: v for k, v in live().items() if k != "value"}, "MISSING_FIELD"),
-    "null site": (live(site_id=None), "MISSING_FIELD"),
-}
-
-
-@pytest.mark.parametrize(("record", "code"), DECLINED.values(), ids=DECLINED.keys())
-def test_fast_path_declines_and_api_answers_per_record(ingest, record, code):
-    record = record() if callable(record) else record
-    now = datetime.now(UTC).timestamp()
-    body = json.dumps({"records": [live(3), record]}).encode()  # json writes NaN, 10**400
-    assert declines(body, now)
-    expected = [(1, code)] if code else []
-    assert per_record_errors(body, now) == expected
-    response = ingest.client.post(
-        BATCH_URL, data=body, content_type="application/json", headers=ingest.headers
-    )
-    assert response.status_code == 200, response.get_json()
-    answer = response.get_json()
-    assert [(error["index"], error["code"]) for error in answer["errors"]] == expected
-    assert (answer["ingested"], answer["failed"]) == (2 - len(expected), len(expected))
 
 
 @pytest.mark.parametrize("body", [{"records": {"0": live()}}, {"records": None}, [live()]])
@@ -319,8 +250,9 @@ def test_resend_and_fallback_agree_with_fast_path(ingest):
     assert len(ingest.keys()) == 96
     again = ingest.send(records)
     assert (again["ingested"], again["skipped_duplicate"], again["failed"]) == (0, 96, 0)
-    naive = start + timedelta(hours=24)
-    extra = dict(records[0], timestamp_utc=naive.strftime("%Y-%m-%dT%H:%M:%S"), value=3.5)
+    later = start + timedelta(hours=24)
+    # A power reading: the fast path leaves it (and so the whole batch) to the other path.
+    extra = dict(records[0], timestamp_utc=iso(later), value=3.5, unit="kW", interval_minutes=60)
     extra.pop("idempotency_key")
     mixed = records + [extra]
     assert declines(orjson.dumps({"records": mixed}), datetime.now(UTC).timestamp())
@@ -328,7 +260,7 @@ def test_resend_and_fallback_agree_with_fast_path(ingest):
     assert (body["ingested"], body["skipped_duplicate"], body["failed"]) == (1, 96, 0)
     assert ingest.stored() == {
         **expected,
-        (extra["site_id"], extra["meter_id"], int(naive.timestamp())): 3.5,
+        (extra["site_id"], extra["meter_id"], int(later.timestamp())): 3.5,
     }
 
 
@@ -345,39 +277,153 @@ def test_power_reading_with_interval_is_stored_by_fallback(ingest):
     }
 
 
-def test_well_formed_batch_takes_fast_path(ingest, monkeypatch):
+def test_well_formed_batch_takes_fast_path(ingest, monkeypatch, shortcuts):
     results = []
-    original = ingest_fast.check_columns
+    original = pipeline.check_columns
 
     def counting(*args, **kwargs):
         results.append(original(*args, **kwargs))
         return results[-1]
 
-    # ingest.py binds the name at import: patch it where it is looked up, and at its source.
-    monkeypatch.setattr(ingest_fast, "check_columns", counting)
-    monkeypatch.setattr(ingest_service, "check_columns", counting, raising=False)
+    monkeypatch.setattr(pipeline, "check_columns", counting)
     body = ingest.send([live(1), live(2, unit="Wh", value=500)])
     assert body["ingested"] == 2
-    assert len(results) == 1 and isinstance(results[0], ingest_fast.Columns)
+    if not shortcuts:
+        assert results == []  # INGEST_SHORTCUTS off: never the fast path
+        return
+    assert len(results) == 1 and isinstance(results[0], Columns)
     assert len(results[0]) == 2
 
 
-def test_remembered_timestamp_columns_parse_as_fresh_ones():
-    texts = tuple(stamp(NOW - 900 * i, fraction=".75") for i in range(50))
-    fresh = ingest_fast.epoch_seconds(texts)
-    assert list(ingest_fast.column_seconds(texts)) == fresh == [NOW - 900 * i for i in range(50)]
-    hits = ingest_fast._remembered_seconds.cache_info().hits
-    again = tuple((text + " ")[:-1] for text in texts)  # equal texts, other objects
-    assert list(ingest_fast.column_seconds(again)) == fresh
-    assert ingest_fast._remembered_seconds.cache_info().hits == hits + 1
-    naive = (*texts[:-1], "2024-06-10T06:13:20")
-    assert ingest_fast.column_seconds(naive) is None
-    assert ingest_fast.column_seconds(naive) is None
+# Random batches, well formed and not, through both paths. The values below are drawn from
+# what factories send and from what breaks parsers; a record is built field by field.
+SITE_IDS = ("s1", "s2", "Città", "Citta\u0300", " pad", "a/b", "x\x00", "s\ud800", "", 7, None)
+METER_IDS = ("m1", "m2", "Zähler", "\u202eevil", "m\n", None)
+UNITS = (None, "kWh", "Wh", "MWh", "kw", "W", "BTU", "", "kWh\x00", 3)
+INTERVALS = (15, 60, None, 0, 60.0, "60", 1441)
+VALUES = (0, -0.0, 1.5, 12, 1e9, 1e9 + 1, -1, 10**30, True, "12.5", None, [1])
+KEYS = ("k1", "k2", "k3", "", "   ", "\t", "k\x00", "k" * 201, "\ud800", 5, None)
 
 
-def test_large_timestamp_columns_are_not_remembered():
-    size = ingest_fast.LARGEST_REMEMBERED_COLUMN + 1
-    texts = tuple(stamp(NOW - i) for i in range(size))
-    before = ingest_fast._remembered_seconds.cache_info().currsize
-    assert ingest_fast.column_seconds(texts) == [NOW - i for i in range(size)]
-    assert ingest_fast._remembered_seconds.cache_info().currsize == before
+def stamps(well_formed):
+    """Timestamps: RFC 3339 forms, and (unless ``well_formed``) refused forms and values."""
+    base = hour_start(0)
+    hours = st.integers(min_value=0, max_value=30)
+    valid = st.one_of(
+        hours.map(lambda h: iso(base - timedelta(hours=h))),
+        hours.map(lambda h: (base - timedelta(hours=h)).isoformat()),
+        hours.map(lambda h: (base - timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%S")),
+        hours.map(
+            lambda h: (
+                (base - timedelta(hours=h))
+                .astimezone(timezone(timedelta(hours=5, minutes=30)))
+                .strftime("%Y-%m-%d %H:%M:%S.25+05:30")
+            )
+        ),
+    )
+    refused = st.sampled_from(
+        (
+            "2026-W40-1T00:00Z",
+            "20261001T000000Z",
+            "2026-10-01",
+            "2026-10-01T00:00Z",
+            "yesterday",
+            "\ud800",
+            "2026-10-01T00:00:00\x00Z",
+            iso(base + timedelta(hours=2)),
+            iso(base - timedelta(days=RETENTION_DAYS + 2)),
+            17,
+        )
+    )
+    return valid if well_formed else st.one_of(valid, valid, valid, refused)
+
+
+def pick(choices, well_formed, good=3):
+    """One of ``choices``; only among the first ``good`` when ``well_formed``."""
+    return st.sampled_from(choices[:good]) if well_formed else st.sampled_from(choices)
+
+
+@st.composite
+def records(draw, well_formed):
+    """One record; unless ``well_formed``, sometimes missing or breaking fields."""
+    value = st.floats(min_value=0, max_value=1e4, allow_nan=False)
+    record = {
+        "site_id": draw(pick(SITE_IDS, well_formed)),
+        "meter_id": draw(pick(METER_IDS, well_formed)),
+        "timestamp_utc": draw(stamps(well_formed)),
+        "value": draw(value | pick(VALUES, well_formed, good=5)),
+    }
+    for name, choices in (
+        ("unit", UNITS),
+        ("interval_minutes", INTERVALS),
+        ("idempotency_key", KEYS),
+    ):
+        if draw(st.booleans()):
+            record[name] = draw(pick(choices, well_formed))
+    if not well_formed and draw(st.integers(0, 9)) == 0:
+        del record[draw(st.sampled_from(tuple(record)))]  # now and then a field is missing
+    if draw(st.integers(0, 9)) == 0:
+        record["note"] = {"nested": [1, 2]}
+    return record
+
+
+@st.composite
+def batches(draw):
+    """A JSON body: records, and now and then a source and an on_conflict."""
+    well_formed = draw(st.booleans())
+    body = {"records": draw(st.lists(records(well_formed), min_size=0, max_size=12))}
+    if draw(st.booleans()):
+        body["on_conflict"] = draw(st.sampled_from(("reject", "update", "", "merge")))
+    if draw(st.integers(0, 4)) == 0:
+        body["source"] = draw(st.sampled_from(("plc-7", "", "line\x00", 5)))
+    if draw(st.integers(0, 19)) == 0:
+        return draw(st.sampled_from((b"[]", b"{}", b'{"records": 5}', b"{not json")))
+    return json.dumps(body).encode()  # json writes lone surrogates as escapes
+
+
+def answer(response):
+    """A response without what differs between two runs (request id, duration)."""
+    body = response.get_json()
+    body.pop("request_id", None)
+    body.pop("duration_ms", None)
+    return response.status_code, body
+
+
+@pytest.fixture
+def two_ways(app, make_app):
+    """The same database served with the shortcuts on and off, an organization each."""
+    helpers = []
+    for shortcuts in (True, False):
+        served = app if shortcuts else make_app(INGEST_SHORTCUTS=False)
+        served.config["INGEST_SHORTCUTS"] = shortcuts
+        client = served.test_client()
+        accounts = ApiHelper(client)
+        accounts.count = 100 * len(helpers)  # distinct e-mail addresses
+        helpers.append(Ingest(served, client, accounts, org=f"shortcuts {shortcuts}"))
+    return helpers
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(sequence=st.lists(batches(), min_size=1, max_size=3))
+def test_random_batches_get_the_same_answers_either_way(two_ways, sequence):
+    fast, general = two_ways
+    for body in sequence:
+        answers = [
+            answer(
+                helper.client.post(
+                    BATCH_URL, data=body, content_type="application/json", headers=helper.headers
+                )
+            )
+            for helper in (fast, general)
+        ]
+        assert answers[0] == answers[1], body
+        assert answers[0][0] in (200, 400, 413, 422)
+    assert fast.stored() == general.stored()
+    assert sorted(fast.keys()) == sorted(general.keys())
+    assert {key: row[1:] for key, row in fast.keys().items()} == {
+        key: row[1:] for key, row in general.keys().items()
+    }

@@ -113,8 +113,8 @@ def read_chunks(stream, defaults, chunk_rows=None):
         for row in reader:
             if not any(row):
                 continue
-            # Empty cells stay "" (the checks read them as absent); zip() in C is the
-            # cheapest way from a row to a record.
+            # Empty cells stay "" (the checks read them as absent); a short row lacks
+            # the cells it does not have.
             records.append(dict(zip(names, row)))  # noqa: B905 - short rows lack cells
             lines.append(reader.line_num)
             if len(records) >= chunk_rows:

@@ -29,7 +29,6 @@ EMAIL = "owner@example.com"
 SITE, METER = "site-1", "meter-1"
 BAD_UTF8_MARK = "@@not-utf-8@@"
 DEEP_NESTING = 1000
-H1 = pytest.mark.xfail(strict=False, reason="ingestion internals: H1")
 
 # Hostile values of text; each refused by the rule in cei.text.
 TEXT_CLASSES = {"nul": "a\x00b", "surrogate": "a\ud800b"}
@@ -190,29 +189,18 @@ def _id(*parts):
     return " ".join(str(part) for part in parts)
 
 
-def _mark(method, path, where, field, hostile):
-    """The cases that only pass once the ingestion internals land (helper H1's branch)."""
-    if path == "/api/v1/timeseries/batch" and hostile in {"invalid_utf8", "deep"}:
-        return [H1]
-    if field == ("source",) and path.startswith("/api/v1/timeseries/"):
-        return [H1]
-    return []
-
-
 def _body_cases():
     for method, path, media_type, schema in _bodies():
         where = "json" if media_type == "application/json" else "form"
         classes = ["nul", "surrogate", "invalid_utf8"] if where == "json" else ["nul"]
         for field in sorted(set(_string_paths(schema)), key=str):
             for hostile in classes:
-                marks = _mark(method, path, where, field, hostile)
                 yield pytest.param(
                     method,
                     path,
                     media_type,
                     field,
                     hostile,
-                    marks=marks,
                     id=_id(method, path, media_type, "/".join(map(str, field)), hostile),
                 )
 
@@ -242,8 +230,7 @@ def _json_operations():
     for method, path, media_type, _ in _bodies():
         if media_type == "application/json":
             for depth in (MAX_JSON_DEPTH + 1, DEEP_NESTING):
-                marks = _mark(method, path, "json", None, "deep")
-                yield pytest.param(method, path, depth, marks=marks, id=_id(method, path, depth))
+                yield pytest.param(method, path, depth, id=_id(method, path, depth))
 
 
 def _csv_cases():
@@ -255,8 +242,7 @@ def _csv_cases():
             # str.isdigit() is true for "²" while int() refuses it.
             hostiles.append("superscript_digit")
         for hostile in hostiles:
-            marks = [H1] if (column, hostile) == ("interval_minutes", "superscript_digit") else []
-            yield pytest.param(column, hostile, marks=marks, id=_id(column, hostile))
+            yield pytest.param(column, hostile, id=_id(column, hostile))
 
 
 class World:

@@ -32,8 +32,12 @@ KWH_PER_UNIT = {None: DEFAULT_UNIT.kwh}
 KWH_PER_UNIT.update((name, find_unit(name).kwh) for name in ENERGY_UNIT_NAMES)
 
 
-class TypedRecord(msgspec.Struct, gc=False):
-    """A record as the fast path accepts it (DESIGN §4); other fields are ignored."""
+class TypedRecord(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """A record as the fast path accepts it (DESIGN §4).
+
+    Unknown fields send the batch to the general path, whose JSON parser applies the nesting
+    limit to every part of the body (msgspec would skip what it does not know unchecked).
+    """
 
     site_id: str
     meter_id: str
@@ -44,7 +48,7 @@ class TypedRecord(msgspec.Struct, gc=False):
     idempotency_key: Annotated[str, msgspec.Meta(max_length=MAX_KEY_LENGTH)] | None = None
 
 
-class TypedBatch(msgspec.Struct, gc=False):
+class TypedBatch(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     """A batch body whose records are all :class:`TypedRecord`."""
 
     records: list[TypedRecord]
@@ -62,7 +66,7 @@ def decode_batch(raw):
     """
     try:
         return _decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
         return None
 
 

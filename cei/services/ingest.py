@@ -24,6 +24,7 @@ from operator import itemgetter
 
 from cei.extensions import db
 from cei.gcpause import collector_paused
+from cei.services import rollups
 from cei.services.ingest_catalog import Catalog, infer_intervals
 from cei.services.ingest_checks import INVALID_VALUE, MAX_KWH, RecordChecker
 from cei.services.ingest_csv import read_chunks
@@ -272,6 +273,7 @@ class Ingestion:
         """Store the planned readings, then the keys of those that were accepted."""
         result, rows = self.result, plan.rows
         inserted, replaced, differing = self.store.write_readings(rows, replace=self.update)
+        _roll_up(self.store, rows)
         result.ingested += inserted
         result.updated += replaced
         result.skipped_duplicate += len(rows) - inserted - replaced - len(differing)
@@ -296,6 +298,17 @@ class Ingestion:
         result.errors_truncated = self.errors.truncated
         result.duration_ms = round((time.perf_counter() - self.started) * 1000, 1)
         return result
+
+
+def _roll_up(store, rows):
+    """Fold the readings just written into the hourly rollups (same transaction)."""
+    if store.changed is None:
+        # A concurrent batch stored some of the same rows: rebuild the sites concerned.
+        meter_pks = {row[0] for row in rows}
+        for site_pk in rollups.load_layouts(store.connection, meter_pks=meter_pks):
+            rollups.rebuild_rollups(store.connection, site_pk)
+    else:
+        rollups.apply_changed_readings(store.connection, store.changed)
 
 
 def _tuples(valid):

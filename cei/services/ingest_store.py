@@ -100,6 +100,7 @@ class _Store:
 
     def write_readings(self, rows, replace=False):
         """Store the new rows; see the module docstring for what is returned."""
+        self.changed = []
         if not rows:
             return 0, 0, {}
         present, differing = self._compare(rows)
@@ -111,15 +112,24 @@ class _Store:
         else:
             fresh = [row for row in rows if row[1] not in present.get(row[0], ())]
         inserted = self._insert_readings(fresh) if fresh else 0
+        # For the rollups: (meter_pk, ts, kWh, previous kWh or None) of every row changed,
+        # or None when a concurrent insert makes it unknown which rows were this batch's.
+        self.changed = [(*row, None) for row in fresh]
         if inserted < len(fresh):
             # Another transaction stored some of them since the lookup; our own rows
             # compare equal, theirs may not.
             differing.update(self._differing(fresh))
+            self.changed = None
         replaced = 0
         if replace and differing:
             replaced = self._replace(
                 [(meter_pk, ts, sent) for (meter_pk, ts), (_, sent) in differing.items()]
             )
+            if self.changed is not None:
+                self.changed += [
+                    (meter_pk, ts, sent, stored)
+                    for (meter_pk, ts), (stored, sent) in differing.items()
+                ]
             differing = {}
         return inserted, replaced, differing
 

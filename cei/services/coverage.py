@@ -97,7 +97,8 @@ def _missing(meter, window, sums, offset, now_ts):
         return [], []
     stamps = []
     if partial:
-        stamps = _stamps(meter.id, partial[0].start, partial[-1].stop)
+        # Up to the end of the last partial hour's last interval (a reading inside it counts).
+        stamps = _stamps(meter.id, partial[0][0], partial[-1][-1] + interval)
     partial_ids = {id(starts) for starts in partial}
     missing = []
     for starts in by_bucket:

@@ -152,3 +152,40 @@ def test_reads_equal_raw_sums_to_the_wh(plant, site_id):
             for point in days["points"]
             if point["value"] is not None
         } == {day: wh_kwh(total) for day, total in by_day.items()}
+
+
+def test_removed_readings_leave_the_rollups(plant, app):
+    from sqlalchemy import delete
+
+    from cei.extensions import db
+    from cei.models import readings
+    from cei.services import rollups
+
+    plant.site("s", "Asia/Kolkata")
+    first = SPANS[0][0]
+    plant.send(
+        [
+            {
+                "site_id": "s",
+                "meter_id": meter,
+                "timestamp_utc": iso(first + i * 900),
+                "value": 1.25,
+                "interval_minutes": 15,
+            }
+            for meter in ("a", "b")
+            for i in range(8)
+        ]
+    )
+    plant.check()
+    with app.app_context():
+        gone = db.session.execute(
+            delete(readings)
+            .where(readings.c.ts < first + 4 * 900)
+            .returning(readings.c.meter_pk, readings.c.ts, readings.c.value)
+        ).all()
+        assert len(gone) == 8
+        changed = [(pk, ts, None, value) for pk, ts, value in gone]
+        rollups.apply_changed_readings(db.session.connection(), changed)
+        db.session.commit()
+    meters, sites = plant.check()
+    assert all(count > 0 for _, count in list(meters.values()) + list(sites.values()))

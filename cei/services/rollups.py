@@ -217,9 +217,8 @@ def apply_changed_readings(connection, changed_rows):
     ``changed_rows`` are ``(meter_pk, ts, kwh, previous_kwh)``: ``previous_kwh`` is None for
     a new reading and the replaced value for an updated one; ``kwh`` None removes a reading.
     Call it after the readings are written. Sums per bucket (numpy for a meter's new
-    readings, :func:`_fold_new_readings`; a Python loop for other changes) are written with
-    one multi-row upsert per table (``ON CONFLICT DO UPDATE``, keys in order so concurrent
-    batches lock rows in the same order).
+    readings, :func:`_sum_new_readings`; a Python loop for other changes) are written with
+    one multi-row upsert per table (``ON CONFLICT DO UPDATE``, keys in order).
     """
     if not changed_rows:
         return
@@ -245,13 +244,51 @@ def apply_changed_readings(connection, changed_rows):
             pk: (offset, to_meter, None if to_site == site_pk else to_site)
             for pk, (offset, to_meter, to_site) in routes.items()
         }
-    rest = []
+    # {table: [(key, bucket, mWh, readings)]}, merged below into one sorted upsert per table:
+    # concurrent batches then take the rows' locks in one order and cannot deadlock.
+    parts = {meter_hours: [], site_hours: []}
+    removed = False
     for meter_pk, rows in _by_meter(changed_rows, meter_pks):
         route = routes.get(meter_pk)
-        if route is not None and not _fold_new_readings(connection, meter_pk, route, rows):
-            rest.append(rows)
-    if rest:
-        _fold_deltas(connection, routes, chain.from_iterable(rest))
+        if route is None:
+            continue
+        sums = _sum_new_readings(rows, route[0])
+        if sums is None:
+            sums, gone = _sum_deltas(rows, route[0])
+            removed = removed or gone
+        _, to_meter, site_pk = route
+        for table, key in ((meter_hours, meter_pk if to_meter else None), (site_hours, site_pk)):
+            if key is not None:
+                parts[table].append(([key] * len(sums[0]), *sums))
+    for table, groups in parts.items():
+        rows = _merged(groups)
+        if rows:
+            _upsert(connection, table, rows)
+            if removed:
+                key_column = table.c[_key_name(table)]
+                connection.execute(
+                    delete(table).where(
+                        key_column.in_({row[0] for row in rows}), table.c.readings <= 0
+                    )
+                )
+
+
+def _merged(groups):
+    """One sorted list of ``(key, bucket, mWh, readings)`` from column groups, summed per key
+    and bucket (several meters of a batch may add to one site hour); no-op rows dropped."""
+    if len(groups) == 1:
+        rows = list(zip(*groups[0], strict=True))
+    else:
+        totals = {}
+        for keys, hours, energies, counts in groups:
+            for key, hour, energy, count in zip(keys, hours, energies, counts, strict=True):
+                old = totals.get((key, hour))
+                totals[key, hour] = (
+                    (energy, count) if old is None else (old[0] + energy, old[1] + count)
+                )
+        rows = [(key, hour, energy, count) for (key, hour), (energy, count) in totals.items()]
+    rows.sort()
+    return [row for row in rows if row[2] or row[3]]
 
 
 def _by_meter(rows, meter_pks):
@@ -265,17 +302,16 @@ def _by_meter(rows, meter_pks):
     yield from groups.items()
 
 
-def _fold_new_readings(connection, meter_pk, route, rows):
-    """Add one meter's new readings to the rollups, summed per bucket with numpy.
+def _sum_new_readings(rows, offset):
+    """Sum one meter's rows per bucket with numpy, if all are new: ``(hours, mWh, counts)``.
 
     The common batch (one meter, new readings) without a Python loop over its rows: the
-    per-row loop of :func:`_fold_deltas` cost as much as inserting the readings. Returns
-    False (nothing written) unless every row is new.
+    per-row loop of :func:`_sum_deltas` cost as much as inserting the readings. Returns None
+    unless every row is new.
     """
     count = len(rows)
     if list(map(itemgetter(3), rows)).count(None) != count:
-        return False
-    offset, to_meter, site_pk = route
+        return None
     stamps = np.fromiter(map(itemgetter(1), rows), np.int64, count)
     values = np.fromiter(map(itemgetter(2), rows), np.float64, count)
     # to_mwh, elementwise: the same float operations, truncated as int() truncates.
@@ -286,24 +322,14 @@ def _fold_new_readings(connection, meter_pk, route, rows):
     starts = np.flatnonzero(np.concatenate(([True], buckets[1:] != buckets[:-1])))
     sums = np.add.reduceat(energy, starts).tolist()
     counts = np.diff(np.append(starts, count)).tolist()
-    hours = buckets[starts].tolist()
-    for table, key in ((meter_hours, meter_pk if to_meter else None), (site_hours, site_pk)):
-        if key is not None:
-            _upsert(
-                connection, table, list(zip([key] * len(hours), hours, sums, counts, strict=True))
-            )
-    return True
+    return buckets[starts].tolist(), sums, counts
 
 
-def _fold_deltas(connection, routes, changed_rows):
-    """Add the rows' deltas, summed per bucket in Python, with one upsert per table."""
-    meter_sums, site_sums = {}, {}
+def _sum_deltas(rows, offset):
+    """Sum one meter's changes per bucket: ``((hours, mWh, counts), any removed)``."""
+    sums = {}
     removed = False
-    for meter_pk, ts, value, previous in changed_rows:
-        route = routes.get(meter_pk)
-        if route is None:
-            continue
-        offset, to_meter, site_pk = route
+    for _, ts, value, previous in rows:
         if previous is None:
             delta, count = to_mwh(value), 1
         elif value is None:
@@ -312,29 +338,10 @@ def _fold_deltas(connection, routes, changed_rows):
         else:
             delta, count = to_mwh(value) - to_mwh(previous), 0
         bucket = ts - (ts + offset) % HOUR
-        if to_meter:
-            key = (meter_pk, bucket)
-            old = meter_sums.get(key)
-            meter_sums[key] = (delta, count) if old is None else (old[0] + delta, old[1] + count)
-        if site_pk is not None:
-            key = (site_pk, bucket)
-            old = site_sums.get(key)
-            site_sums[key] = (delta, count) if old is None else (old[0] + delta, old[1] + count)
-    for table, sums in ((meter_hours, meter_sums), (site_hours, site_sums)):
-        rows = sorted(
-            (key, bucket, delta, count)
-            for (key, bucket), (delta, count) in sums.items()
-            if delta or count
-        )
-        if rows:
-            _upsert(connection, table, rows)
-            if removed:
-                key_column = table.c[_key_name(table)]
-                connection.execute(
-                    delete(table).where(
-                        key_column.in_({row[0] for row in rows}), table.c.readings <= 0
-                    )
-                )
+        old = sums.get(bucket)
+        sums[bucket] = (delta, count) if old is None else (old[0] + delta, old[1] + count)
+    hours = list(sums)
+    return (hours, [sums[h][0] for h in hours], [sums[h][1] for h in hours]), removed
 
 
 def _key_name(table):

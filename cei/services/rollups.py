@@ -181,15 +181,18 @@ def _layouts_of_meters(connection, meter_pks):
     """
     pks = sorted(meter_pks)
     if connection.dialect.name == "postgresql":
-        statement = LAYOUTS_OF_METERS.format(match="= ANY(%s::int4[])")
-        params = (pks,)
+        queries = [(LAYOUTS_OF_METERS.format(match="= ANY(%s::int4[])"), (pks,))]
     else:
-        statement = LAYOUTS_OF_METERS.format(match=f"IN ({','.join('?' * len(pks))})")
-        params = tuple(pks)
+        # Parts of 500: old SQLite builds bind at most 999 parameters per statement.
+        queries = [
+            (LAYOUTS_OF_METERS.format(match=f"IN ({','.join('?' * len(part))})"), tuple(part))
+            for part in (pks[start : start + 500] for start in range(0, len(pks), 500))
+        ]
+    found = chain.from_iterable(
+        connection.exec_driver_sql(statement, params).all() for statement, params in queries
+    )
     parts, with_rows = {}, set()
-    for site_pk, timezone, meter_pk, is_main, interval, has_rows in connection.exec_driver_sql(
-        statement, params
-    ):
+    for site_pk, timezone, meter_pk, is_main, interval, has_rows in found:
         offset, intervals, mains = parts.setdefault(site_pk, (hour_offset(timezone), {}, set()))
         intervals[meter_pk] = interval
         if is_main:

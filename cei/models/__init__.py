@@ -3,7 +3,18 @@
 from cei.models.integration_token import IntegrationToken
 from cei.models.organization import Organization
 from cei.models.reading import ingest_keys, readings
+from cei.models.rollup import meter_hours, site_hours
 from cei.models.site import Meter, Site
 from cei.models.user import User
 
-__all__ = ["IntegrationToken", "Meter", "Organization", "Site", "User", "ingest_keys", "readings"]
+__all__ = [
+    "IntegrationToken",
+    "Meter",
+    "Organization",
+    "Site",
+    "User",
+    "ingest_keys",
+    "meter_hours",
+    "readings",
+    "site_hours",
+]

@@ -13,6 +13,7 @@ def register_commands(app):
     app.cli.add_command(init_db)
     app.cli.add_command(reports_cli)
     app.cli.add_command(list_plugins)
+    app.cli.add_command(rollups_group)
 
 
 @click.command("init-db")
@@ -39,6 +40,36 @@ def list_plugins():
     for problem in registry.ignored:
         click.echo(f"disabled and broken: {problem}")
     click.echo(f"run order: {', '.join(registry.order) or '(none enabled)'}")
+@click.group("rollups")
+def rollups_group():
+    """Hourly rollups of the readings."""
+
+
+@rollups_group.command("rebuild")
+@click.option("--site", "site_id", help="Rebuild only this site (its external site_id).")
+@click.option("--org", "organization_id", type=int, help="Rebuild only this organization's sites.")
+@with_appcontext
+def rebuild_rollups(site_id, organization_id):
+    """Recompute rollups from the readings (all sites unless --site / --org) and commit."""
+    from sqlalchemy import select
+
+    from cei.extensions import db
+    from cei.models import Site
+    from cei.services import rollups
+
+    connection = db.session.connection()
+    if site_id is None:
+        count = rollups.rebuild_rollups(connection, organization_id=organization_id)
+    else:
+        query = select(Site.id).where(Site.site_id == site_id)
+        if organization_id is not None:
+            query = query.where(Site.organization_id == organization_id)
+        site_pks = db.session.scalars(query).all()
+        if not site_pks:
+            raise click.ClickException(f"no site {site_id!r}")
+        count = sum(rollups.rebuild_rollups(connection, site_pk) for site_pk in site_pks)
+    db.session.commit()
+    click.echo(f"rollups rebuilt for {count} site(s)")
 
 
 def _create_app():

@@ -4,6 +4,7 @@ from cei.models.integration_token import IntegrationToken
 from cei.models.organization import Organization
 from cei.models.reading import ingest_keys, readings
 from cei.models.report import Report
+from cei.models.rollup import meter_hours, site_hours
 from cei.models.site import Meter, Site
 from cei.models.user import User
 
@@ -15,5 +16,7 @@ __all__ = [
     "Site",
     "User",
     "ingest_keys",
+    "meter_hours",
     "readings",
+    "site_hours",
 ]

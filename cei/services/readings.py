@@ -1,34 +1,32 @@
 """Reading data back: which meters a request covers, window summaries and bucketed series.
 
-SQL does the aggregation (one ``GROUP BY`` on the primary key range, so a 90-day hourly series
-is a few thousand index entries); Python only lays the sums onto the bucket grid, which is where
-empty buckets become ``null`` and site-local days get their 23, 24 or 25 hours.
+Sums come from the hourly rollups (``cei.services.rollups``): a site's 90-day hourly series
+reads one row per hour whether the site has 1 meter or 100. Python lays the sums onto the
+bucket grid, which is where empty buckets become ``null`` and site-local days get their 23, 24
+or 25 hours. Energy is kWh rounded to the Wh, and every answer says so (``unit``).
 """
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
-
 from cei.extensions import db
 from cei.models import Meter, Site, readings
+from cei.services import rollups, windows
 from cei.services import sites as site_service
 from cei.services.errors import ServiceError
 from cei.services.windows import (
     DAY,
-    HOUR,
     UtcStamps,
+    ceil_epoch_seconds,
     check_span,
+    ended_interval_starts,
     hour_starts,
-    interval_count,
     local_days,
 )
 
 # The longest window a series (or a coverage report) may span: a leap year.
 MAX_SERIES_SECONDS = 366 * DAY
 RESOLUTIONS = ("hour", "day")
-# Day buckets are summed from SQL sub-buckets of this size: every UTC offset in use today is a
-# multiple of 15 minutes, so a local midnight never falls inside one.
-DAY_SUB_BUCKET = 900
+UNIT = "kWh"
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ def read_scope(organization, site_id, meter_id=None, totals=True):
 
 
 def in_window(meter_pks, window):
-    """The WHERE clause for the readings of ``meter_pks`` inside ``window``."""
+    """The WHERE clause for the readings of ``meter_pks`` inside ``window`` (raw reads)."""
     return (
         readings.c.meter_pk.in_(meter_pks),
         readings.c.ts >= window.start,
@@ -69,11 +67,34 @@ def in_window(meter_pks, window):
     )
 
 
+def layout_of(scope):
+    """Return the rollup layout of the scope's site (meters, local-hour grid)."""
+    return rollups.site_layout(db.session.connection(), scope.site.id)
+
+
+def hour_sums(layout, meter, window):
+    """Return ``{local hour start: (mWh, readings)}`` of ``meter`` (None: the site total)."""
+    source = layout.source(meter.id if meter is not None else None)
+    return rollups.hour_sums(db.session.connection(), source, window.start, window.end)
+
+
+def now_seconds():
+    """The current epoch second (through ``windows.utcnow``, which tests freeze)."""
+    return ceil_epoch_seconds(windows.utcnow())
+
+
 def coverage_pct(received, expected):
     """Percentage of expected intervals received (None when none were expected)."""
     if not expected:
         return None
     return round(100.0 * min(received, expected) / expected, 2)
+
+
+def expected_count(meters, window, now_ts):
+    """Intervals of ``meters`` inside ``window`` that have ended by ``now_ts``."""
+    return sum(
+        len(ended_interval_starts(window, meter.interval_minutes * 60, now_ts)) for meter in meters
+    )
 
 
 def describe(scope, window):
@@ -87,66 +108,67 @@ def describe(scope, window):
     }
 
 
-def summarize(scope, window):
-    """Return total kWh, readings received and expected, and coverage over ``window``."""
-    per_meter = {}
-    if scope.meters:
-        rows = db.session.execute(
-            select(readings.c.meter_pk, func.count(), func.sum(readings.c.value))
-            .where(*in_window(scope.meter_pks, window))
-            .group_by(readings.c.meter_pk)
+def double_counting(scope):
+    """Return the warning fields of a site total that adds several meters, none main."""
+    risky = (
+        scope.meter is None
+        and len(scope.meters) > 1
+        and not any(meter.is_main for meter in scope.meters)
+    )
+    message = None
+    if risky:
+        message = (
+            f"This site total adds all {len(scope.meters)} meters because none is marked main: "
+            "if one of them measures the whole site, its sub-meters are counted twice. Mark "
+            "that meter as main (is_main) to make it the site total."
         )
-        per_meter = {pk: (count, total) for pk, count, total in rows}
-    points = expected = covered = 0
-    total = 0.0
-    for meter in scope.meters:
-        count, meter_total = per_meter.get(meter.id, (0, 0.0))
-        meter_expected = interval_count(window, meter.interval_minutes * 60)
-        points += count
-        total += meter_total or 0.0
-        expected += meter_expected
-        # A meter sending more often than its declared interval must not hide another's gaps.
-        covered += min(count, meter_expected)
+    return {"double_counting_risk": risky, "double_counting_message": message}
+
+
+def summarize(scope, window):
+    """Return total kWh, readings received and expected (ended intervals), and coverage."""
+    sums = hour_sums(layout_of(scope), scope.meter, window)
+    mwh = sum(value for value, _ in sums.values())
+    points = sum(count for _, count in sums.values())
+    now_ts = now_seconds()
+    expected = expected_count(scope.meters, window, now_ts)
     return {
         **describe(scope, window),
-        "total_value": total,
+        "unit": UNIT,
+        "total_value": rollups.kwh(mwh),
         "points": points,
         "expected_points": expected,
-        "coverage_pct": coverage_pct(covered, expected),
+        # From the rollups' counts: a meter sending more often than its interval can make up
+        # for another's gaps here (never above 100 %); the coverage report caps each meter.
+        "coverage_pct": coverage_pct(points, expected),
+        **double_counting(scope),
     }
 
 
-def _bucket_sums(scope, window, width):
-    """Return ``{bucket_start: kWh}`` summed in SQL over buckets of ``width`` seconds."""
-    if not scope.meters:
-        return {}
-    bucket = (readings.c.ts - readings.c.ts % width).label("bucket")
-    rows = db.session.execute(
-        select(bucket, func.sum(readings.c.value))
-        .where(*in_window(scope.meter_pks, window))
-        .group_by(bucket)
-    )
-    # fetchall: iterating the result row by row costs twice as much for thousands of buckets.
-    return dict(rows.all())
-
-
-def _hour_points(scope, window):
-    sums = _bucket_sums(scope, window, HOUR)
+def _hour_points(sums, window, offset):
     stamp = UtcStamps()
-    return [{"ts": stamp(start), "value": sums.get(start)} for start in hour_starts(window)]
+    kwh = rollups.kwh
+    points = []
+    for start in hour_starts(window, offset):
+        found = sums.get(start)
+        points.append({"ts": stamp(start), "value": None if found is None else kwh(found[0])})
+    return points
 
 
-def _day_points(scope, window):
+def _day_points(sums, scope, window):
     days = local_days(window, site_service.site_zone(scope.site))
     values = [None] * len(days.starts)
-    for start, total in sorted(_bucket_sums(scope, window, DAY_SUB_BUCKET).items()):
+    for start, (mwh, _) in sorted(sums.items()):
         i = max(days.index(start), 0)
-        values[i] = total if values[i] is None else values[i] + total
-    return [{"ts": days.label(i), "value": value} for i, value in enumerate(values)]
+        values[i] = mwh if values[i] is None else values[i] + mwh
+    return [
+        {"ts": days.label(i), "value": None if value is None else rollups.kwh(value)}
+        for i, value in enumerate(values)
+    ]
 
 
 def series(scope, window, resolution="hour"):
-    """Return one point per hour (UTC) or site-local day of ``window``; ``None`` = no data."""
+    """Return one point per site-local hour or day of ``window``; ``None`` = no data."""
     if resolution not in RESOLUTIONS:
         raise ServiceError(
             f"resolution must be one of {', '.join(RESOLUTIONS)}",
@@ -154,10 +176,17 @@ def series(scope, window, resolution="hour"):
             status=422,
         )
     check_span(window, MAX_SERIES_SECONDS, "A series")
-    points = _hour_points(scope, window) if resolution == "hour" else _day_points(scope, window)
+    layout = layout_of(scope)
+    sums = hour_sums(layout, scope.meter, window)
+    if resolution == "hour":
+        points = _hour_points(sums, window, layout.offset)
+    else:
+        points = _day_points(sums, scope, window)
     return {
         **describe(scope, window),
         "resolution": resolution,
         "timezone": scope.site.timezone,
+        "unit": UNIT,
         "points": points,
+        **double_counting(scope),
     }

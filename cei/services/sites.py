@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from cei.extensions import db
 from cei.models import Meter, Organization, Site, ingest_keys, readings
 from cei.models.site import default_schedule
+from cei.services import rollups
 from cei.services.errors import Conflict, NotFound, ServiceError
 from cei.services.identifiers import (  # MAX_ID_LENGTH: read by the readings schemas
     MAX_ID_LENGTH,  # noqa: F401
@@ -206,8 +207,11 @@ def update_site(
         if not name:
             raise InvalidField("name", "Must not be empty")
         site.name = name
+    regrid = False
     if timezone is not UNSET:
-        site.timezone = check_timezone(timezone)
+        timezone = check_timezone(timezone)
+        regrid = rollups.hour_offset(timezone) != rollups.hour_offset(site.timezone)
+        site.timezone = timezone
     if location is not UNSET:
         site.location = (location or "").strip() or None
     if schedule is not UNSET:
@@ -215,6 +219,9 @@ def update_site(
     if tariff_per_kwh is not UNSET:
         site.tariff_per_kwh = check_tariff(tariff_per_kwh)
     db.session.flush()
+    if regrid:
+        # Local hours start elsewhere in the new zone: every rollup key moves.
+        rollups.rebuild_rollups(db.session.connection(), site.id)
     log.info("site updated org_id=%s site_id=%r", site.organization_id, site.site_id)
     return site
 
@@ -226,6 +233,7 @@ def delete_site(site):
     # SHARE) finishes before, and one starting now waits, then finds the site gone.
     db.session.execute(select(Site.id).where(Site.id == site.id).with_for_update())
     meter_pks = select(Meter.id).where(Meter.site_pk == site.id)
+    rollups.forget_site(db.session.connection(), site.id)
     db.session.execute(delete(readings).where(readings.c.meter_pk.in_(meter_pks)))
     # The organization bounds the scan: ingest_keys has no index on meter_pk.
     db.session.execute(
@@ -279,6 +287,7 @@ def add_meter(site, meter_id, name=None, is_main=False, interval_minutes=60):
     if find_meter(site, meter_id) is not None:
         raise conflict
     _insert(meter, conflict)
+    _refresh_rollups(site, meter)
     log.info(
         "meter created org_id=%s site_id=%r meter_id=%r",
         site.organization_id,
@@ -291,6 +300,7 @@ def add_meter(site, meter_id, name=None, is_main=False, interval_minutes=60):
 def update_meter(site, meter_id, name=UNSET, is_main=UNSET, interval_minutes=UNSET):
     """Change the given fields of one of the site's meters."""
     meter = get_meter(site, meter_id)
+    before = (meter.is_main, meter.interval_minutes < rollups.SUB_HOURLY_BELOW)
     if name is not UNSET:
         name = (name or "").strip()
         if not name:
@@ -301,6 +311,9 @@ def update_meter(site, meter_id, name=UNSET, is_main=UNSET, interval_minutes=UNS
     if interval_minutes is not UNSET:
         meter.interval_minutes = check_interval(interval_minutes)
     db.session.flush()
+    if (meter.is_main, meter.interval_minutes < rollups.SUB_HOURLY_BELOW) != before:
+        # The site total adds other meters now, or the meter's hours are kept elsewhere.
+        rollups.rebuild_rollups(db.session.connection(), site.id)
     log.info(
         "meter updated org_id=%s site_id=%r meter_id=%r",
         site.organization_id,
@@ -308,6 +321,38 @@ def update_meter(site, meter_id, name=UNSET, is_main=UNSET, interval_minutes=UNS
         meter.meter_id,
     )
     return meter
+
+
+def delete_meter(site, meter_id):
+    """Delete one of the site's meters with its readings, idempotency keys and rollups."""
+    meter = get_meter(site, meter_id)
+    db.session.execute(select(Site.id).where(Site.id == site.id).with_for_update())
+    connection = db.session.connection()
+    rollups.forget_meters(connection, [meter.id])
+    db.session.execute(delete(readings).where(readings.c.meter_pk == meter.id))
+    db.session.execute(
+        delete(ingest_keys).where(
+            ingest_keys.c.organization_id == site.organization_id,
+            ingest_keys.c.meter_pk == meter.id,
+        )
+    )
+    db.session.delete(meter)
+    db.session.flush()
+    # The site total may add other meters now (or one fewer).
+    rollups.rebuild_rollups(connection, site.id)
+    log.info(
+        "meter deleted org_id=%s site_id=%r meter_id=%r",
+        site.organization_id,
+        site.site_id,
+        meter_id,
+    )
+
+
+def _refresh_rollups(site, meter):
+    """Rebuild the site's rollups when a new meter joins the site total."""
+    layout = rollups.site_layout(db.session.connection(), site.id)
+    if meter.id in layout.totals:
+        rollups.rebuild_rollups(db.session.connection(), site.id)
 
 
 def totals_meters(site, meters=None):

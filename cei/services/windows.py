@@ -28,12 +28,21 @@ def utcnow():
     return datetime.now(UTC)
 
 
-def floor_hour(ts):
-    """Return the start of the UTC hour holding epoch second ``ts``."""
-    return ts - ts % HOUR
+def floor_hour(ts, offset=0):
+    """Return the start of the hour holding epoch second ``ts``.
+
+    ``offset`` (0 … 3599) shifts the hour grid: local hours of a zone whose UTC offset is not
+    a whole number of hours (1800 for Asia/Kolkata, see ``rollups.hour_offset``).
+    """
+    return ts - (ts + offset) % HOUR
 
 
-def epoch_seconds(moment):
+def ceil_hour(ts, offset=0):
+    """Return the first hour start (grid ``offset``) at or after epoch second ``ts``."""
+    return ts + (-(ts + offset)) % HOUR
+
+
+def ceil_epoch_seconds(moment):
     """Return ``moment`` as whole epoch seconds, rounding up (a naive value is UTC)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -95,11 +104,12 @@ class Window:
         return iso_utc(self.end)
 
 
-def last_hours(window_hours, now=None):
+def last_hours(window_hours, now=None, offset=0):
     """Return the hour-aligned window of ``window_hours`` ending with the current hour.
 
     The current, still open hour is included, so 24 hourly readings sent for the last 24 hours
-    (the latest one stamped with this hour's start) all fall inside ``last_hours(24)``.
+    (the latest one stamped with this hour's start) all fall inside ``last_hours(24)``. Hours
+    are on the grid ``offset`` (the site's local hours, see :func:`floor_hour`).
     """
     if not 1 <= window_hours <= MAX_WINDOW_HOURS:
         raise ServiceError(
@@ -107,14 +117,14 @@ def last_hours(window_hours, now=None):
             code="INVALID_WINDOW",
             status=422,
         )
-    current_hour = floor_hour(epoch_seconds(now or utcnow()))
+    current_hour = floor_hour(ceil_epoch_seconds(now or utcnow()), offset)
     end = current_hour + HOUR
     return Window(end - window_hours * HOUR, end, window_hours)
 
 
 def between(start, end):
     """Return the window ``[start, end)`` given as datetimes (naive values are UTC)."""
-    window = Window(epoch_seconds(start), epoch_seconds(end))
+    window = Window(ceil_epoch_seconds(start), ceil_epoch_seconds(end))
     if not (EARLIEST <= window.start and window.end <= LATEST):
         raise ServiceError(
             "start and end must lie between 1970 and 2200", code="INVALID_WINDOW", status=422
@@ -126,8 +136,11 @@ def between(start, end):
     return window
 
 
-def resolve_window(window_hours=None, start=None, end=None, now=None):
-    """Return the window a read request asks for (the last 24 hours by default)."""
+def resolve_window(window_hours=None, start=None, end=None, now=None, offset=0):
+    """Return the window a read request asks for (the last 24 hours by default).
+
+    ``offset`` puts ``window_hours`` windows on the site's local-hour grid.
+    """
     if start is not None or end is not None:
         if start is None or end is None or window_hours is not None:
             raise ServiceError(
@@ -136,7 +149,7 @@ def resolve_window(window_hours=None, start=None, end=None, now=None):
                 status=422,
             )
         return between(start, end)
-    return last_hours(window_hours or DEFAULT_WINDOW_HOURS, now)
+    return last_hours(window_hours or DEFAULT_WINDOW_HOURS, now, offset)
 
 
 def check_span(window, max_seconds, what):
@@ -150,9 +163,16 @@ def check_span(window, max_seconds, what):
         )
 
 
-def hour_starts(window):
-    """Return the starts of the UTC hours that overlap ``window``."""
-    return range(floor_hour(window.start), window.end, HOUR)
+def hour_starts(window, offset=0):
+    """Return the starts of the hours (grid ``offset``) that overlap ``window``."""
+    return range(floor_hour(window.start, offset), window.end, HOUR)
+
+
+def ended_interval_starts(window, interval_seconds, now_ts):
+    """Return the interval starts (multiples of the interval) in ``window`` that have ended
+    by epoch second ``now_ts``: the intervals a meter can have reported."""
+    first = -(-window.start // interval_seconds) * interval_seconds
+    return range(first, min(window.end, now_ts - interval_seconds + 1), interval_seconds)
 
 
 def interval_count(window, interval_seconds):

@@ -16,7 +16,8 @@ count_readings = factories.count_readings
 
 # Monday after the Europe/Rome spring-forward day (Sunday 2026-03-29, a 23-hour day).
 NOW = datetime(2026, 3, 30, 10, 25, 40, tzinfo=UTC)
-NOW_HOUR = int(NOW.timestamp()) // 3600 * 3600
+NOW_TS = int(NOW.timestamp())
+NOW_HOUR = NOW_TS // 3600 * 3600
 HOUR = 3600
 OUTAGE_HOURS = {NOW_HOUR // HOUR - n for n in (10, 38, 39, 40)}
 

@@ -28,10 +28,11 @@ def total(data, meter_ids, start, end):
     return sum(value for _, _, value in rows), len(rows)
 
 
-def expected_intervals(start, end, interval_seconds):
-    """Interval starts (multiples of the interval) in ``[start, end)``, counted one by one."""
+def expected_intervals(start, end, interval_seconds, now):
+    """Interval starts (multiples of the interval) in ``[start, end)`` whose interval has
+    ended by ``now`` (epoch seconds), counted one by one."""
     first = start + (-start) % interval_seconds
-    return len(range(first, end, interval_seconds))
+    return len([ts for ts in range(first, end, interval_seconds) if ts + interval_seconds <= now])
 
 
 def hourly(data, meter_ids, start, end):
@@ -56,8 +57,9 @@ def daily(data, meter_ids, start, end, zone):
     return dict(sums)
 
 
-def missing_hours(points, start, end, interval_seconds):
-    """ISO starts of the hours in the window that no reading's interval touches."""
+def missing_hours(points, start, end, interval_seconds, now):
+    """ISO starts of the hours in the window that no reading's interval touches, among those
+    where an interval that has ended by ``now`` starts."""
     covered = set()
     for ts, _ in points:
         if start <= ts < end:
@@ -65,4 +67,8 @@ def missing_hours(points, start, end, interval_seconds):
             while moment < ts + interval_seconds:
                 covered.add(moment)
                 moment += HOUR
-    return [iso(hour) for hour in range(start - start % HOUR, end, HOUR) if hour not in covered]
+    return [
+        iso(hour)
+        for hour in range(start - start % HOUR, end, HOUR)
+        if hour not in covered and hour + interval_seconds <= now
+    ]

@@ -4,7 +4,7 @@ import pytest
 
 from cei.services import coverage
 from tests.readings import reference
-from tests.readings.conftest import HOUR, NOW_HOUR
+from tests.readings.conftest import HOUR, NOW_HOUR, NOW_TS
 
 
 def test_coverage_per_meter_matches_python(plant, read):
@@ -17,16 +17,18 @@ def test_coverage_per_meter_matches_python(plant, read):
     for meter_id, interval in intervals.items():
         meter = meters[meter_id]
         _, received = reference.total(data, [meter_id], start, end)
-        expected = reference.expected_intervals(start, end, interval)
-        missing = reference.missing_hours(data[meter_id], start, end, interval)
+        expected = reference.expected_intervals(start, end, interval, NOW_TS)
+        missing = reference.missing_hours(data[meter_id], start, end, interval, NOW_TS)
         assert meter["interval_minutes"] == interval // 60
         assert (meter["expected"], meter["received"]) == (expected, received)
-        assert meter["coverage_pct"] == pytest.approx(round(100 * received / expected, 2))
+        covered = min(received, expected)
+        assert meter["coverage_pct"] == pytest.approx(round(100 * covered / expected, 2))
         assert meter["missing_hours"] == missing
         assert meter["missing_hours_count"] == len(missing) >= 3
         assert meter["missing_hours_truncated"] is False
         assert meter["last_seen"] == reference.iso(max(ts for ts, _ in data[meter_id]))
-    assert body["expected"] == 72 + 72 + 288
+    # The open hour is not expected yet; of the 15-minute meter's, 10:00-10:15 has ended.
+    assert body["expected"] == 71 + 71 + (71 * 4 + 1)
     assert body["received"] == sum(meter["received"] for meter in meters.values())
 
 
@@ -43,7 +45,8 @@ def test_one_meter_and_last_seen_after_the_window(plant, read):
     assert [meter["meter_id"] for meter in body["meters"]] == ["line-1"]
     meter = body["meters"][0]
     assert meter["expected"] == 30
-    assert meter["missing_hours"] == reference.missing_hours(data["line-1"], start, end, HOUR)
+    missing = reference.missing_hours(data["line-1"], start, end, HOUR, NOW_TS)
+    assert meter["missing_hours"] == missing
     # last_seen is the latest reading ever, here after the window.
     assert meter["last_seen"] == reference.iso(max(ts for ts, _ in data["line-1"]))
     assert meter["last_seen"] > body["to_timestamp"]
@@ -56,22 +59,27 @@ def test_a_daily_reading_covers_its_whole_day(frozen_now, make_site, add_reading
     body = read(
         "coverage",
         site_id="daily",
-        start=reference.iso(day - 86400),
+        start=reference.iso(day - 2 * 86400),
         end=reference.iso(day + 86400),
     ).get_json()
     meter = body["meters"][0]
+    # Today has not ended: two days expected, one received.
     assert (meter["expected"], meter["received"], meter["coverage_pct"]) == (2, 1, 50.0)
-    assert meter["missing_hours"] == [reference.iso(day + h * HOUR) for h in range(24)]
+    assert meter["missing_intervals"] == [reference.iso(day - 2 * 86400)]
+    assert meter["missing_hours"] == [reference.iso(day - 2 * 86400 + h * HOUR) for h in range(24)]
 
 
 def test_missing_hours_are_capped(frozen_now, make_site, read, monkeypatch):
-    monkeypatch.setattr(coverage, "MAX_MISSING_HOURS", 10)
+    monkeypatch.setattr(coverage, "MAX_MISSING", 10)
     make_site("silent", meters=[("m", False, 60)])
     body = read("coverage", site_id="silent", window_hours=30).get_json()
     meter = body["meters"][0]
     assert len(meter["missing_hours"]) == 10
     assert meter["missing_hours"][0] == reference.iso(NOW_HOUR - 29 * HOUR)
-    assert (meter["missing_hours_count"], meter["missing_hours_truncated"]) == (30, True)
+    # The current hour has not ended: it is not expected yet, so not missing either.
+    assert (meter["missing_hours_count"], meter["missing_hours_truncated"]) == (29, True)
+    assert meter["missing_intervals"] == meter["missing_hours"]
+    assert (meter["missing_intervals_count"], meter["expected"]) == (29, 29)
     assert (meter["received"], meter["coverage_pct"], meter["last_seen"]) == (0, 0.0, None)
 
 

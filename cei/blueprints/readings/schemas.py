@@ -97,13 +97,28 @@ class WindowSchema(ma.Schema):
     )
 
 
-class SummarySchema(WindowSchema):
+class TotalWarningSchema(ma.Schema):
+    """The warning of a site total that may count energy twice."""
+
+    double_counting_risk = ma.fields.Boolean(
+        metadata={
+            "description": "True for a site total that adds several meters, none marked "
+            "main: a main meter plus its sub-meters would be counted twice"
+        }
+    )
+    double_counting_message = ma.fields.String(
+        allow_none=True, metadata={"description": "What to show the user; null = no risk"}
+    )
+
+
+class SummarySchema(WindowSchema, TotalWarningSchema):
     """Energy and data completeness over a window."""
 
-    total_value = ma.fields.Float(metadata={"description": "kWh"})
+    unit = ma.fields.String(metadata={"description": "Unit of total_value: kWh"})
+    total_value = ma.fields.Float(metadata={"description": "kWh, exact to the Wh"})
     points = ma.fields.Integer(metadata={"description": "Readings received"})
     expected_points = ma.fields.Integer(
-        metadata={"description": "Readings expected from the meters' intervals"}
+        metadata={"description": "Readings expected from the meters' intervals (those that ended)"}
     )
     coverage_pct = ma.fields.Float(allow_none=True)
 
@@ -117,9 +132,10 @@ class PointSchema(ma.Schema):
     value = ma.fields.Float(allow_none=True, metadata={"description": "kWh; null = no data"})
 
 
-class SeriesSchema(WindowSchema):
+class SeriesSchema(WindowSchema, TotalWarningSchema):
     """kWh per bucket, one point per bucket of the window."""
 
+    unit = ma.fields.String(metadata={"description": "Unit of the values: kWh"})
     resolution = ma.fields.String()
     timezone = ma.fields.String(metadata={"description": "The site's timezone (day buckets)"})
     points = PreDumpedList(ma.fields.Nested(PointSchema))
@@ -130,12 +146,26 @@ class MeterCoverageSchema(ma.Schema):
 
     meter_id = ma.fields.String()
     interval_minutes = ma.fields.Integer()
-    expected = ma.fields.Integer(metadata={"description": "Intervals in the window"})
+    expected = ma.fields.Integer(
+        metadata={"description": "Intervals in the window that have ended"}
+    )
     received = ma.fields.Integer(metadata={"description": "Readings in the window"})
     coverage_pct = ma.fields.Float(allow_none=True)
+    missing_intervals = PreDumpedList(
+        ma.fields.String(metadata={"format": "date-time"}),
+        metadata={
+            "description": "Starts of ended intervals without a reading, at the meter's "
+            "interval (UTC), oldest first, capped at 500"
+        },
+    )
+    missing_intervals_count = ma.fields.Integer()
+    missing_intervals_truncated = ma.fields.Boolean()
     missing_hours = PreDumpedList(
         ma.fields.String(metadata={"format": "date-time"}),
-        metadata={"description": "Starts of hours with no data (UTC), oldest first, capped"},
+        metadata={
+            "description": "Starts of the site-local hours (UTC) holding only missing "
+            "intervals, oldest first, capped at 500"
+        },
     )
     missing_hours_count = ma.fields.Integer()
     missing_hours_truncated = ma.fields.Boolean()

@@ -126,3 +126,16 @@ class MeterById(MethodView):
             meter = sites.update_meter(site, meter_id, **data)
         db.session.commit()
         return meter
+
+    @blp.response(204)
+    @authenticated(admin=True)
+    def delete(self, site_id, meter_id):
+        """Delete a meter with all its readings
+
+        ---
+        The site's totals and rollups are recomputed without it in the same transaction.
+        """
+        site = _site(site_id)
+        with service_errors():
+            sites.delete_meter(site, meter_id)
+        db.session.commit()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from cei.extensions import db
+from cei.services import rollups
 from cei.services.ingest.catalog import Catalog, infer_intervals
 from cei.services.ingest.checks import RecordChecker
 from cei.services.ingest.codes import ErrorCode
@@ -267,6 +268,8 @@ class Ingestion:
         ``previous_kwh`` None for new readings and the replaced value otherwise.
         ``self.changed_site_pks`` already holds their sites.
         """
+        connection = db.session.connection()
+        rollups.apply_changed_readings(connection, list(changed_rows))
 
     def finish(self):
         """Return the result (errors ordered by index, duration measured)."""

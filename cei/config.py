@@ -16,10 +16,11 @@ ENV_KEYS = {
     "MAX_CONTENT_LENGTH": "MAX_CONTENT_LENGTH",
     "LOG_LEVEL": "LOG_LEVEL",
     "JOBS_INLINE": "JOBS_INLINE",
+    "ANALYTICS_BACKGROUND": "ANALYTICS_BACKGROUND",
 }
 
 INT_KEYS = {"ACCESS_TOKEN_TTL", "MAX_CONTENT_LENGTH"}
-BOOL_KEYS = {"JOBS_INLINE"}
+BOOL_KEYS = {"JOBS_INLINE", "ANALYTICS_BACKGROUND"}
 
 
 class DefaultConfig:
@@ -34,7 +35,17 @@ class DefaultConfig:
     MAX_CONTENT_LENGTH = 256 * 1024 * 1024
     MAX_JSON_BODY = 20 * 1024 * 1024
     LOG_LEVEL = "INFO"
-    JOBS_INLINE = False
+    JOBS_INLINE = False  # True: manual analysis runs execute inside the request
+    # Analytics jobs (cei/tasks). Without REDIS_URL a dispatcher thread and a thread pool
+    # start with the first request (ANALYTICS_BACKGROUND; the tests turn it off).
+    ANALYTICS_BACKGROUND = True
+    ANALYTICS_THREADS = 1
+    ANALYTICS_POLL_SECONDS = 2.0  # how often the dispatcher looks for due sites
+    ANALYTICS_RERUN_MINUTES = 60  # every site is analysed at least this often
+    ANALYTICS_REQUEUE_SECONDS = 600  # a run handed over this long ago is handed over again
+    ANALYTICS_JOB_TIMEOUT = 600  # seconds; a run still running after twice this is failed
+    ANALYTICS_RUN_RETENTION_DAYS = 30
+    ANALYTICS_HISTORY_DAYS = 63  # hours of history read per analysis: nine weeks
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True

@@ -1,0 +1,214 @@
+"""What the analysis reads and runs: the site's hourly series, its meters, the plugins.
+
+REPLACED AT MERGE — this is the one place where the analytics meet parts built in other
+branches, with thin stand-ins until they land:
+
+- ``site_hourly_series(site, start_ts, end_ts)`` stands in for the rollups' function of the
+  same name and signature (``cei.services.rollups``): a plain SQL ``GROUP BY`` over the raw
+  readings of the site's total meters, by UTC hour (exact for sites whose UTC offset is whole
+  hours; the rollups do site-local hours for the others).
+- ``plugin_registry(app)`` / ``run_plugins(registry, context)`` stand in for
+  ``cei.plugins.registry`` (entry points ``cei.analytics`` loaded and validated by
+  ``create_app`` into ``app.extensions["cei.analytics"]``). When that module exists it is
+  used; the fallback here runs the plugins of a ``{name: plugin}`` mapping in dependency
+  order, records each failure and carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from importlib import import_module
+from typing import Any
+
+from sqlalchemy import func, select
+
+from cei.extensions import db
+from cei.models import Meter, readings
+from cei.plugins.base import AnalysisContext, MeterStatus, PluginResult
+from cei.services import sites as site_service
+
+log = logging.getLogger("cei.analytics")
+
+HOUR = 3600
+DAY = 86400
+EXTENSION_KEY = "cei.analytics"
+
+
+def site_hourly_series(site, start_ts, end_ts):
+    """Return ``[(hour start as UTC epoch, kWh or None), ...]`` for every hour of the range."""
+    meter_pks = [meter.id for meter in site_service.totals_meters(site)]
+    sums = {}
+    if meter_pks:
+        hour = (readings.c.ts - readings.c.ts % HOUR).label("hour")
+        rows = db.session.execute(
+            select(hour, func.sum(readings.c.value))
+            .where(
+                readings.c.meter_pk.in_(meter_pks),
+                readings.c.ts >= start_ts,
+                readings.c.ts < end_ts,
+            )
+            .group_by(hour)
+        )
+        sums = {int(start): float(total) for start, total in rows}
+    first = start_ts - start_ts % HOUR
+    return [(ts, sums.get(ts)) for ts in range(first, end_ts, HOUR)]
+
+
+def meter_statuses(site, now_ts):
+    """Return a :class:`MeterStatus` per meter of the site, as of epoch second ``now_ts``."""
+    meters = site_service.site_meters(site)
+    if not meters:
+        return ()
+    since = now_ts - DAY
+    latest = (
+        select(func.max(readings.c.ts)).where(readings.c.meter_pk == Meter.id).scalar_subquery()
+    )
+    last_seen = dict(db.session.execute(select(Meter.id, latest).where(Meter.site_pk == site.id)))
+    statuses = []
+    for meter in meters:
+        interval = meter.interval_minutes * 60
+        # Interval starts s in the last 24 h whose interval has ended (s + interval <= now).
+        first, stop = -(-since // interval) * interval, (now_ts // interval) * interval
+        received = db.session.scalar(
+            select(func.count())
+            .select_from(readings)
+            .where(
+                readings.c.meter_pk == meter.id,
+                readings.c.ts >= first,
+                readings.c.ts < stop,
+            )
+        )
+        seen = last_seen.get(meter.id)
+        statuses.append(
+            MeterStatus(
+                meter_id=meter.meter_id,
+                interval_minutes=meter.interval_minutes,
+                is_main=meter.is_main,
+                last_seen=_utc(seen) if seen is not None else None,
+                expected_24h=max(0, (stop - first) // interval),
+                received_24h=int(received or 0),
+            )
+        )
+    return tuple(statuses)
+
+
+def _utc(ts):
+    import pandas as pd
+
+    return pd.Timestamp(ts, unit="s", tz="UTC")
+
+
+# --- plugins -------------------------------------------------------------------------------
+
+
+@dataclass
+class PluginOutcome:
+    """How one plugin's run went (the shape ``cei.plugins.registry`` returns too)."""
+
+    status: str  # "ok", "failed" or "skipped" (a plugin it requires did not succeed)
+    result: PluginResult | None
+    error: str | None
+    duration_ms: float
+
+
+def _registry_module():
+    try:
+        return import_module("cei.plugins.registry")
+    except ModuleNotFoundError:
+        return None
+
+
+def plugin_registry(app):
+    """Return the app's plugin registry (``app.extensions["cei.analytics"]``)."""
+    registry = app.extensions.get(EXTENSION_KEY)
+    if registry is None:
+        module = _registry_module()
+        if module is not None and hasattr(module, "load_registry"):
+            registry = module.load_registry(app)
+        else:
+            registry = _entry_point_plugins()
+        app.extensions[EXTENSION_KEY] = registry
+    return registry
+
+
+def _entry_point_plugins():
+    """Instantiate every plugin registered under the ``cei.analytics`` entry points."""
+    from importlib.metadata import entry_points
+
+    plugins = {}
+    for entry in entry_points(group=EXTENSION_KEY):
+        loaded = entry.load()
+        plugin = loaded() if isinstance(loaded, type) else loaded
+        plugins[plugin.name] = plugin
+    return plugins
+
+
+def run_plugins(registry, context: AnalysisContext, overrides: dict[str, dict] | None = None):
+    """Run every plugin of ``registry`` on ``context``; return ``{name: PluginOutcome}``.
+
+    ``overrides`` are per-plugin parameters of this site's organization (e.g. the deviation
+    thresholds), laid over each plugin's defaults.
+    """
+    module = _registry_module()
+    if module is not None and hasattr(module, "run_plugins") and not isinstance(registry, dict):
+        return module.run_plugins(registry, _with_overrides(context, overrides))
+    return _run_in_order(registry, context, overrides or {})
+
+
+def _with_overrides(context, overrides):
+    if not overrides:
+        return context
+    return replace(context, params={**context.params, **overrides})
+
+
+def _dependency_order(plugins: dict[str, Any]):
+    order, state = [], {}
+
+    def visit(name):
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            raise ValueError(f"plugin dependency cycle through {name!r}")
+        state[name] = "visiting"
+        for required in getattr(plugins[name], "requires", ()):
+            if required in plugins:
+                visit(required)
+        state[name] = "done"
+        order.append(name)
+
+    for name in sorted(plugins):
+        visit(name)
+    return order
+
+
+def _run_in_order(plugins, context, overrides):
+    outcomes: dict[str, PluginOutcome] = {}
+    for name in _dependency_order(plugins):
+        plugin = plugins[name]
+        requires = tuple(getattr(plugin, "requires", ()))
+        missing = [req for req in requires if req not in outcomes or outcomes[req].status != "ok"]
+        if missing:
+            outcomes[name] = PluginOutcome(
+                "skipped", None, f"required plugin(s) without a result: {', '.join(missing)}", 0.0
+            )
+            continue
+        params = {**getattr(plugin, "default_params", {}), **overrides.get(name, {})}
+        plugin_context = replace(
+            context, params=params, results={req: outcomes[req].result for req in requires}
+        )
+        started = time.perf_counter()
+        try:
+            result = plugin.run(plugin_context)
+            if not isinstance(result, PluginResult):
+                raise TypeError(f"run() returned {type(result).__name__}, not PluginResult")
+            status, error = "ok", None
+        except Exception as exc:  # noqa: BLE001 - one plugin failing must not stop the others
+            result, status = None, "failed"
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("plugin %s failed on site %s: %s", name, context.site_id, error)
+        outcomes[name] = PluginOutcome(
+            status, result, error, round((time.perf_counter() - started) * 1000, 3)
+        )
+    return outcomes

@@ -17,7 +17,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cei.extensions import db
 from cei.models.types import UTCDateTime, utcnow
@@ -78,8 +78,10 @@ class AnalysisRun(db.Model):
     # Time spent reading the site's data, part of duration_ms (the bench reports the share).
     read_ms: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
-    # {plugin name: {status, duration_ms, error}}
+    # {plugin name: {status, duration_ms, error, findings, opportunities, data}}
     plugins: Mapped[dict | None] = mapped_column(JSON)
+
+    site = relationship("Site", lazy="joined")
 
 
 class SiteAnalysis(db.Model):

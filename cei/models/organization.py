@@ -12,6 +12,8 @@ STARTER_PLAN = "cei-starter"
 # in Europe": 58 % below 1990's 510 g CO2e/kWh). Organizations set their own (national grid,
 # supplier contract); sites may override it.
 DEFAULT_EMISSION_FACTOR = 0.21
+# Above any real grid (coal-only generation is about 1 kgCO2e/kWh): a typo in g/kWh is caught.
+MAX_EMISSION_FACTOR = 2.0
 DEFAULT_DEVIATION_WARNING_PCT = 10.0
 DEFAULT_DEVIATION_CRITICAL_PCT = 30.0
 

@@ -63,7 +63,9 @@ class Dispatcher:
         if db.session.get_bind().dialect.name != "postgresql":
             return True  # SQLite: one writer at a time anyway
         return bool(
-            db.session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            db.session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            )
         )
 
     def tick(self, now=None):
@@ -103,7 +105,9 @@ class Dispatcher:
 
     def run_forever(self, stop: threading.Event):
         """Tick every ``poll_seconds`` until ``stop`` is set; a failing pass is logged."""
-        log.info("dispatcher started (%s queue, every %.1f s)", self.job_queue.kind, self.poll_seconds)
+        log.info(
+            "dispatcher started (%s queue, every %.1f s)", self.job_queue.kind, self.poll_seconds
+        )
         while not stop.is_set():
             try:
                 self.tick()
@@ -130,7 +134,9 @@ def _hand_over(job_queue, pending):
         try:
             job_queue.hand_over(run_id, site_pk)
         except _redis_errors() as exc:
-            log.warning("job queue unavailable, %d run(s) stay queued: %s", len(pending) - len(handed), exc)
+            log.warning(
+                "job queue unavailable, %d run(s) stay queued: %s", len(pending) - len(handed), exc
+            )
             break
         handed.append(run_id)
     return handed

@@ -206,15 +206,16 @@ def change_alert(alert, user, status=None, note=None, now=None):
             detail={"note": ["Too long"]},
         )
     if status is None and not note:
-        raise ServiceError(
-            "Send a status, a note, or both", code="VALIDATION_ERROR", status=422
-        )
+        raise ServiceError("Send a status, a note, or both", code="VALIDATION_ERROR", status=422)
     if status is not None and status != alert.status:
         if status not in ALERT_STATUSES or status not in TRANSITIONS[alert.status]:
             raise InvalidTransition(
                 f"An alert cannot go from {alert.status!r} to {status!r}",
-                detail={"from": alert.status, "to": status,
-                        "allowed": sorted(TRANSITIONS[alert.status])},
+                detail={
+                    "from": alert.status,
+                    "to": status,
+                    "allowed": sorted(TRANSITIONS[alert.status]),
+                },
             )
         _stamp(alert, status, user, now)
         alert.status = status

@@ -134,7 +134,9 @@ def _baseline_json(context, expected, quality):
         expected_values = [None] * len(series)
     points = [
         [int(ts), shapes.number(actual), shapes.number(exp)]
-        for ts, actual, exp in zip(stamps, series.to_numpy(dtype=float), expected_values, strict=True)
+        for ts, actual, exp in zip(
+            stamps, series.to_numpy(dtype=float), expected_values, strict=True
+        )
     ]
     return {"timezone": context.timezone, "quality": quality, "points": points}
 

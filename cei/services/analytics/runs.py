@@ -60,9 +60,7 @@ def queue_runs(entries, trigger, now=None):
         statement = statement.on_conflict_do_update(
             index_elements=[runs_table.c.site_pk],
             index_where=QUEUED_ONLY,
-            set_={
-                "due_since": func.coalesce(runs_table.c.due_since, statement.excluded.due_since)
-            },
+            set_={"due_since": func.coalesce(runs_table.c.due_since, statement.excluded.due_since)},
         )
         db.session.execute(statement)
     return len(rows)
@@ -98,9 +96,7 @@ def request_runs(organization, site=None, now=None):
 def queue_hourly_runs(now=None, every=timedelta(hours=1), limit=5000):
     """Queue an ``hourly`` run for every site with meters and no run queued within ``every``."""
     now = now or utcnow()
-    recent = exists().where(
-        AnalysisRun.site_pk == Site.id, AnalysisRun.queued_at >= now - every
-    )
+    recent = exists().where(AnalysisRun.site_pk == Site.id, AnalysisRun.queued_at >= now - every)
     has_meters = exists().where(Meter.site_pk == Site.id)
     rows = db.session.execute(
         select(Site.id, Site.organization_id).where(has_meters, ~recent).limit(limit)
@@ -133,7 +129,9 @@ def finish_run(run, error=None, now=None):
     return run
 
 
-def runs_to_hand_over(now=None, requeue_after=timedelta(minutes=10), every_queued=False, limit=1000):
+def runs_to_hand_over(
+    now=None, requeue_after=timedelta(minutes=10), every_queued=False, limit=1000
+):
     """Return ``[(run id, site_pk)]`` of queued runs the job queue does not have (yet).
 
     Those never handed over (``enqueued_at`` unset: e.g. Redis was down), those handed over

@@ -9,14 +9,12 @@ import logging
 import re
 
 from cei.extensions import db
-from cei.models.organization import DEFAULT_EMISSION_FACTOR
+from cei.models.organization import DEFAULT_EMISSION_FACTOR, MAX_EMISSION_FACTOR
 from cei.services.errors import ServiceError
 
 log = logging.getLogger("cei.settings")
 
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
-# Above any real grid (coal-only generation is about 1 kgCO2e/kWh), so a typo in g/kWh is caught.
-MAX_EMISSION_FACTOR = 2.0
 MAX_TARIFF = 1e6
 MAX_THRESHOLD_PCT = 1000.0
 EMISSION_FACTOR_SOURCE = (
@@ -85,7 +83,9 @@ def update_settings(organization, **changes):
     if "currency" in changes:
         values["currency"] = check_currency(changes["currency"])
     if "tariff_per_kwh" in changes:
-        values["tariff_per_kwh"] = _number("tariff_per_kwh", changes["tariff_per_kwh"], 0, MAX_TARIFF)
+        values["tariff_per_kwh"] = _number(
+            "tariff_per_kwh", changes["tariff_per_kwh"], 0, MAX_TARIFF
+        )
     if "emission_factor_kg_per_kwh" in changes:
         values["emission_factor_kg_per_kwh"] = check_emission_factor(
             changes["emission_factor_kg_per_kwh"]

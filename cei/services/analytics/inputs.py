@@ -65,7 +65,8 @@ def meter_statuses(site, now_ts):
     latest = (
         select(func.max(readings.c.ts)).where(readings.c.meter_pk == Meter.id).scalar_subquery()
     )
-    last_seen = dict(db.session.execute(select(Meter.id, latest).where(Meter.site_pk == site.id)))
+    rows = db.session.execute(select(Meter.id, latest).where(Meter.site_pk == site.id))
+    last_seen = {pk: ts for pk, ts in rows}
     statuses = []
     for meter in meters:
         interval = meter.interval_minutes * 60

@@ -68,6 +68,15 @@ def factory(make_site, add_readings, site_pk_of, plugins):
 
 
 @pytest.fixture
+def frozen_clock(monkeypatch):
+    """Analyses that do not say when (jobs) run at ``NOW``."""
+    from cei.services.analytics import analyse as analyse_module
+
+    monkeypatch.setattr(analyse_module, "utcnow", lambda: NOW)
+    return NOW
+
+
+@pytest.fixture
 def analyse(app):
     """Return ``analyse(site_pk, now=NOW)``: run the analysis and commit, like a job does."""
 

@@ -152,7 +152,7 @@ def mark_handed_over(run_ids, now=None):
     if run_ids:
         db.session.execute(
             update(runs_table)
-            .where(runs_table.c.id.in_(list(run_ids)), runs_table.c.status == "queued")
+            .where(runs_table.c.id.in_(list(run_ids)))
             .values(enqueued_at=now or utcnow())
         )
 

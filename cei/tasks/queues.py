@@ -1,9 +1,10 @@
 """Where analysis runs go to be executed: RQ on Redis, or an in-process thread pool.
 
-Both take a run by ``hand_over(run_id, site_pk)``. The RQ job id is deterministic per run
-(``analyse:site:<site_pk>:run:<run_id>``) and enqueued with ``unique=True``, so handing the
-same run over twice leaves one job in Redis. (One id per run rather than one per site: an id
-reused while the previous job of the site is still running would overwrite that job's hash.)
+Both take a run by ``hand_over(run_id, site_pk)``. The RQ job id is deterministic per run,
+``analyse-site-<site_pk>-run-<run_id>`` (RQ allows letters, digits, ``-`` and ``_``), and is
+enqueued with ``unique=True``, so handing the same run over twice leaves one job in Redis.
+One id per run rather than one per site: an id reused while the site's previous job is still
+running would overwrite that job's hash.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ EXTENSION_KEY = "cei.jobs"
 
 def job_id(run_id, site_pk):
     """Return the RQ job id of analysis run ``run_id`` of site ``site_pk``."""
-    return f"analyse:site:{site_pk}:run:{run_id}"
+    return f"analyse-site-{site_pk}-run-{run_id}"
 
 
 def redis_connection(url):

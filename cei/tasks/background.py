@@ -27,10 +27,12 @@ class Background:
             app, self.job_queue, every_queued_first=True
         )
 
-    def stop(self):
-        """Stop the dispatcher and the pool (the current job finishes)."""
+    def stop(self, wait=False):
+        """Stop the dispatcher and the pool (the current job finishes; ``wait`` for it)."""
         self.stop_event.set()
-        self.job_queue.close()
+        if wait:
+            self.thread.join()
+        self.job_queue.close(wait=wait)
 
 
 def install(app):

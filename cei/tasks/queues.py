@@ -62,7 +62,7 @@ class RQJobQueue:
             pass
         return True
 
-    def close(self):
+    def close(self, wait=False):
         """Release the Redis connections."""
         self.connection.close()
 
@@ -83,9 +83,9 @@ class InProcessJobQueue:
         self.executor.submit(run_in_app, self.app, run_id)
         return True
 
-    def close(self):
-        """Stop taking runs; let the current one finish."""
-        self.executor.shutdown(wait=False, cancel_futures=True)
+    def close(self, wait=False):
+        """Stop taking runs; let the current one finish (``wait`` for it)."""
+        self.executor.shutdown(wait=wait, cancel_futures=True)
 
 
 class InlineJobQueue:
@@ -104,7 +104,7 @@ class InlineJobQueue:
         self.results.append((run_id, run_in_app(self.app, run_id)))
         return True
 
-    def close(self):
+    def close(self, wait=False):
         """Nothing to release."""
 
 

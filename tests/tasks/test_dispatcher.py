@@ -148,5 +148,4 @@ def test_background_starts_with_the_first_request_and_analyses_new_data(
             time.sleep(0.1)
         assert kpis and kpis["last_24h_kwh"] == 240.0
     finally:
-        background.stop()
-        background.thread.join(timeout=5)
+        background.stop(wait=True)

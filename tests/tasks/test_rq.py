@@ -21,6 +21,20 @@ def rq_app(make_app, redis_url, account, plugins):
     return app
 
 
+@pytest.fixture
+def rq_queue():
+    """Return ``rq_queue(url)``: an RQJobQueue closed after the test."""
+    made = []
+
+    def make(url):
+        made.append(RQJobQueue(url))
+        return made[-1]
+
+    yield make
+    for queue in made:
+        queue.close()
+
+
 def work(app, redis_url):
     """Run a real RQ worker in burst mode on the analytics queue; return jobs done."""
     queue = RQJobQueue(redis_url)
@@ -50,11 +64,11 @@ def queued_jobs(redis_url):
 
 
 def test_new_data_is_analysed_by_a_real_worker(
-    rq_app, redis_url, two_sites, write_readings, runs_of, frozen_clock
+    rq_app, redis_url, rq_queue, two_sites, write_readings, runs_of, frozen_clock
 ):
     a_ref, a_pk = two_sites["a"]
     write_readings(a_ref.meters["main"], hourly(hours=48), [a_pk])
-    dispatcher = Dispatcher(rq_app, RQJobQueue(redis_url))
+    dispatcher = Dispatcher(rq_app, rq_queue(redis_url))
     assert dispatcher.tick(now=NOW)["handed_over"] == 2  # a: new data; b: hourly
     with rq_app.app_context():
         run_id = db.session.scalar(db.select(AnalysisRun.id).where(AnalysisRun.site_pk == a_pk))
@@ -71,14 +85,22 @@ def test_new_data_is_analysed_by_a_real_worker(
 
 
 def test_redis_down_while_data_arrives_then_analysed_once(
-    make_app, redis_url, account, plugins, two_sites, write_readings, runs_of, frozen_clock
+    make_app,
+    redis_url,
+    rq_queue,
+    account,
+    plugins,
+    two_sites,
+    write_readings,
+    runs_of,
+    frozen_clock,
 ):
     down = make_app(REDIS_URL=CLOSED_PORT_URL)
     use_plugins(down, fakes.STANDARD)
     a_ref, a_pk = two_sites["a"]
     points = hourly(hours=48)
     write_readings(a_ref.meters["main"], points[:24], [a_pk])
-    outage = Dispatcher(down, RQJobQueue(CLOSED_PORT_URL))
+    outage = Dispatcher(down, rq_queue(CLOSED_PORT_URL))
     first = outage.tick(now=NOW)
     assert first["handed_over"] == 0 and first["waiting"] == 2
     # More data while Redis is still down: still one queued run for the site.
@@ -94,13 +116,13 @@ def test_redis_down_while_data_arrives_then_analysed_once(
     # Redis is back.
     back = make_app(REDIS_URL=redis_url)
     use_plugins(back, fakes.STANDARD)
-    dispatcher = Dispatcher(back, RQJobQueue(redis_url))
+    dispatcher = Dispatcher(back, rq_queue(redis_url))
     assert dispatcher.tick(now=NOW)["handed_over"] == 2
     assert dispatcher.tick(now=NOW)["handed_over"] == 0
     # A retried hand-over (say the commit after it was lost) adds no second job.
     with back.app_context():
         run_id = db.session.scalar(db.select(AnalysisRun.id).where(AnalysisRun.site_pk == a_pk))
-    RQJobQueue(redis_url).hand_over(run_id, a_pk)
+    rq_queue(redis_url).hand_over(run_id, a_pk)
     assert len(queued_jobs(redis_url)) == 2
     done = work(back, redis_url)
     assert done.count(job_id(run_id, a_pk)) == 1 and len(done) == 2

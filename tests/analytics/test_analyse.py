@@ -139,3 +139,22 @@ def test_the_series_is_site_local_and_ends_with_the_last_ended_hour(
     # Intervals wholly inside [10:20 yesterday, 10:20): 11:00 yesterday to 09:00, one missing.
     (meter,) = context.meters
     assert meter.expected_24h == 23 and meter.received_24h == 22
+
+
+def test_sub_hourly_meters_add_up_to_hours(app, make_site, add_readings, site_pk_of, plugins):
+    """No main meter: the site total is every meter, 15-minute readings summed per hour."""
+    from cei.services.analytics.context import build_context
+
+    ref = make_site("mixed", meters=[("line", False, 60), ("hvac", False, 15)])
+    add_readings(ref.meters["line"], hourly(hours=48))
+    quarter_hours = [(ts, 0.5) for ts in range(END - 48 * HOUR, END, 900)]
+    add_readings(ref.meters["hvac"], quarter_hours)
+    with app.app_context():
+        site = db.session.get(Site, site_pk_of("mixed"))
+        organization = db.session.get(Organization, site.organization_id)
+        context, _, _ = build_context(site, organization, NOW, history_days=3)
+    assert list(context.series.iloc[-48:]) == [12.0] * 48
+    assert context.series.iloc[:-48].isna().all()
+    statuses = {meter.meter_id: meter for meter in context.meters}
+    # Quarters wholly inside [10:20 yesterday, 10:20): 10:30 to 10:00; 10:00-10:15 has no data.
+    assert statuses["hvac"].expected_24h == 95 and statuses["hvac"].received_24h == 94

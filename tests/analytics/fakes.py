@@ -142,3 +142,28 @@ class Deviation(Plugin):
 
 
 STANDARD = (FlatBaseline(), FlatForecast(), SpikeFinder(), NightSaver())
+
+
+class FixedDeviation(Plugin):
+    """Reports fixed comparisons, the shape the built-in ``deviation`` plugin gives."""
+
+    name = "deviation"
+    version = "0.2"
+    requires = ("baseline",)
+
+    def run(self, context):
+        return PluginResult(
+            data={
+                "last_24h": {"actual_kwh": 240.0, "expected_kwh": 200.0, "deviation_pct": 20.0},
+                "last_7d": {"actual_kwh": 1680.0, "expected_kwh": None, "deviation_pct": None},
+            }
+        )
+
+
+class ForecastWithTotals(FlatForecast):
+    """The flat forecast plus the totals the built-in one reports."""
+
+    def run(self, context):
+        result = super().run(context)
+        result.data["next_24h_kwh"] = 24 * LEVEL
+        return result

@@ -158,3 +158,21 @@ def test_sub_hourly_meters_add_up_to_hours(app, make_site, add_readings, site_pk
     statuses = {meter.meter_id: meter for meter in context.meters}
     # Quarters wholly inside [10:20 yesterday, 10:20): 10:30 to 10:00; 10:00-10:15 has no data.
     assert statuses["hvac"].expected_24h == 95 and statuses["hvac"].received_24h == 94
+
+
+def test_the_deviation_plugin_decides_the_kpi_comparison(app, factory, plugins, analyse):
+    """One rule: the KPIs show the deviation plugin's comparison when it ran."""
+    _, site_pk = factory
+    plugins([fakes.FlatBaseline(), fakes.ForecastWithTotals(), fakes.FixedDeviation()])
+    analyse(site_pk)
+    result = stored(app, site_pk)
+    kpis = result.kpis
+    assert kpis["baseline_24h_kwh"] == 200.0 and kpis["deviation_pct_24h"] == 20.0
+    assert kpis["baseline_24h_cost"] == 40.0 and kpis["baseline_24h_co2e_kg"] == 42.0
+    # The plugin found too little to compare over 7 days: no deviation, whatever we'd compute.
+    assert kpis["baseline_7d_kwh"] is None and kpis["deviation_pct_7d"] is None
+    assert kpis["last_7d_kwh"] == 1680.0
+    details = result.forecast["details"]
+    assert details["next_24h_kwh"] == 24 * fakes.LEVEL
+    assert details["next_24h_cost"] == pytest.approx(24 * fakes.LEVEL * 0.2)
+    assert details["next_24h_co2e_kg"] == pytest.approx(24 * fakes.LEVEL * 0.21)

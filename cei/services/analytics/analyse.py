@@ -62,9 +62,16 @@ def analyse_site(site_pk, trigger="manual", now=None, run=None):
     result.run_id = run.id
     result.analysed_at = context.now.to_pydatetime()
     result.updated_at = utcnow()
-    result.kpis = compute_kpis(context.series, expected, end_ts, factors, quality)
+    result.kpis = compute_kpis(
+        context.series,
+        expected,
+        end_ts,
+        factors,
+        quality,
+        deviation=_data(outcomes.get("deviation")),
+    )
     result.baseline = _baseline_json(context, expected, quality)
-    result.forecast = shapes.forecast_json(_data(outcomes.get("forecast")))
+    result.forecast = shapes.forecast_json(_data(outcomes.get("forecast")), factors)
     result.opportunities = _opportunities(outcomes, factors)
 
     findings = [
@@ -81,7 +88,8 @@ def analyse_site(site_pk, trigger="manual", now=None, run=None):
     run.plugins = {
         name: {
             "status": outcome.status,
-            "duration_ms": outcome.duration_ms,
+            "version": getattr(outcome, "version", None),
+            "duration_ms": round(outcome.duration_ms, 3),
             "error": outcome.error,
             "findings": len(outcome.result.findings) if outcome.result else 0,
             "opportunities": len(outcome.result.opportunities) if outcome.result else 0,

@@ -1,17 +1,17 @@
 """What the analysis reads and runs: the site's hourly series, its meters, the plugins.
 
-REPLACED AT MERGE — this is the one place where the analytics meet parts built in other
-branches, with thin stand-ins until they land:
+The one place where the analytics meet parts built beside them. Each uses the real thing
+when it is installed and a thin stand-in otherwise (REPLACED AT MERGE: once the modules
+below exist, the stand-ins are dead code and can go):
 
-- ``site_hourly_series(site, start_ts, end_ts)`` stands in for the rollups' function of the
-  same name and signature (``cei.services.rollups``): a plain SQL ``GROUP BY`` over the raw
-  readings of the site's total meters, by UTC hour (exact for sites whose UTC offset is whole
-  hours; the rollups do site-local hours for the others).
-- ``plugin_registry(app)`` / ``run_plugins(registry, context)`` stand in for
-  ``cei.plugins.registry`` (entry points ``cei.analytics`` loaded and validated by
-  ``create_app`` into ``app.extensions["cei.analytics"]``). When that module exists it is
-  used; the fallback here runs the plugins of a ``{name: plugin}`` mapping in dependency
-  order, records each failure and carries on.
+- ``site_hourly_series(site, start_ts, end_ts)``: ``cei.services.rollups`` (site-local hours
+  from the hourly rollups); stand-in: a plain SQL ``GROUP BY`` over the raw readings of the
+  site's total meters by UTC hour (exact for sites whose UTC offset is whole hours).
+- ``plugin_registry(app)`` / ``run_plugins(registry, context, overrides)``:
+  ``cei.plugins.registry`` (entry points ``cei.analytics``, loaded and checked by
+  ``create_app`` into ``app.extensions["cei.analytics"]``); stand-in: a ``{name: plugin}``
+  mapping run in dependency order, each failure recorded, the others still run. Tests put
+  such a mapping in ``app.extensions["cei.analytics"]`` to run plugins of their own.
 """
 
 from __future__ import annotations
@@ -36,8 +36,18 @@ DAY = 86400
 EXTENSION_KEY = "cei.analytics"
 
 
+def _optional(module_name):
+    try:
+        return import_module(module_name)
+    except ModuleNotFoundError:
+        return None
+
+
 def site_hourly_series(site, start_ts, end_ts):
     """Return ``[(hour start as UTC epoch, kWh or None), ...]`` for every hour of the range."""
+    rollups = _optional("cei.services.rollups")
+    if rollups is not None and hasattr(rollups, "site_hourly_series"):
+        return rollups.site_hourly_series(site, start_ts, end_ts)
     meter_pks = [meter.id for meter in site_service.totals_meters(site)]
     sums = {}
     if meter_pks:
@@ -112,13 +122,11 @@ class PluginOutcome:
     result: PluginResult | None
     error: str | None
     duration_ms: float
+    version: str | None = None
 
 
 def _registry_module():
-    try:
-        return import_module("cei.plugins.registry")
-    except ModuleNotFoundError:
-        return None
+    return _optional("cei.plugins.registry")
 
 
 def plugin_registry(app):
@@ -127,7 +135,7 @@ def plugin_registry(app):
     if registry is None:
         module = _registry_module()
         if module is not None and hasattr(module, "load_registry"):
-            registry = module.load_registry(app)
+            registry = module.load_registry()
         else:
             registry = _entry_point_plugins()
         app.extensions[EXTENSION_KEY] = registry
@@ -154,14 +162,8 @@ def run_plugins(registry, context: AnalysisContext, overrides: dict[str, dict] |
     """
     module = _registry_module()
     if module is not None and hasattr(module, "run_plugins") and not isinstance(registry, dict):
-        return module.run_plugins(registry, _with_overrides(context, overrides))
+        return module.run_plugins(registry, context, overrides)
     return _run_in_order(registry, context, overrides or {})
-
-
-def _with_overrides(context, overrides):
-    if not overrides:
-        return context
-    return replace(context, params={**context.params, **overrides})
 
 
 def _dependency_order(plugins: dict[str, Any]):
@@ -192,7 +194,11 @@ def _run_in_order(plugins, context, overrides):
         missing = [req for req in requires if req not in outcomes or outcomes[req].status != "ok"]
         if missing:
             outcomes[name] = PluginOutcome(
-                "skipped", None, f"required plugin(s) without a result: {', '.join(missing)}", 0.0
+                "skipped",
+                None,
+                f"required plugin(s) without a result: {', '.join(missing)}",
+                0.0,
+                getattr(plugin, "version", None),
             )
             continue
         params = {**getattr(plugin, "default_params", {}), **overrides.get(name, {})}
@@ -209,7 +215,8 @@ def _run_in_order(plugins, context, overrides):
             result, status = None, "failed"
             error = f"{type(exc).__name__}: {exc}"
             log.warning("plugin %s failed on site %s: %s", name, context.site_id, error)
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
         outcomes[name] = PluginOutcome(
-            status, result, error, round((time.perf_counter() - started) * 1000, 3)
+            status, result, error, duration_ms, getattr(plugin, "version", None)
         )
     return outcomes

@@ -3,12 +3,15 @@
 Windows end with the last site-local hour that has ended. Actual is the sum of the hours that
 have data; the baseline over a window sums the expected kWh of those same hours, so a gap
 does not count as a saving. Coverage says how many of the window's hours had data.
+
+When the ``deviation`` plugin ran, its figures (expected kWh and deviation % of the last 24 h
+and 7 d, with its coverage rule) are the KPIs' baseline and deviation, so a deviation alert
+and the KPI card never disagree; without it they are computed here the same way.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from cei.services.analytics.factors import priced
 from cei.services.analytics.shapes import epoch_seconds, number
@@ -29,7 +32,15 @@ def deviation_pct(actual, expected):
     return round((actual - expected) / expected * 100.0, 2)
 
 
-def compute_kpis(series: pd.Series, expected: pd.Series | None, end_ts, factors, quality):
+def _plugin_figures(deviation, label):
+    """Return ``(expected kWh, deviation %)`` the deviation plugin found for a window, or None."""
+    figures = deviation.get(f"last_{label}") if isinstance(deviation, dict) else None
+    if not isinstance(figures, dict) or "expected_kwh" not in figures:
+        return None
+    return number(figures.get("expected_kwh")), number(figures.get("deviation_pct"), 2)
+
+
+def compute_kpis(series, expected, end_ts, factors, quality, deviation=None):
     """Return the KPI dict of a site (JSON-able)."""
     stamps = epoch_seconds(series.index)
     actual = series.to_numpy(dtype=float)
@@ -55,11 +66,13 @@ def compute_kpis(series: pd.Series, expected: pd.Series | None, end_ts, factors,
                 last_matched = float(actual[usable].sum())
             else:
                 last_matched = None
+        pct = deviation_pct(last_matched, base) if base is not None else None
+        from_plugin = _plugin_figures(deviation, label)
+        if from_plugin is not None:
+            base, pct = from_plugin
         kpis.update(priced(f"last_{label}", last, factors))
         kpis.update(priced(f"baseline_{label}", base, factors))
-        kpis[f"deviation_pct_{label}"] = (
-            deviation_pct(last_matched, base) if base is not None else None
-        )
+        kpis[f"deviation_pct_{label}"] = pct
         kpis[f"coverage_{label}_pct"] = number(100.0 * present.sum() / hours, 1)
     previous = _window(stamps, end_ts, WINDOWS["7d"], offset_hours=WINDOWS["7d"]) & has_data
     prev = float(actual[previous].sum()) if previous.any() else None

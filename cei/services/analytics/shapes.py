@@ -12,6 +12,8 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from cei.services.analytics.factors import priced
+
 # Keys under which the baseline and forecast plugins return their series.
 BASELINE_SERIES_KEYS = ("expected", "baseline")
 FORECAST_FRAME_KEYS = ("forecast", "next_7d", "hourly", "next_24h")
@@ -129,8 +131,11 @@ def forecast_frame(data):
     return None
 
 
-def forecast_json(data):
-    """Return ``{"method", "points": [[ts, expected, lower, upper], ...]}`` or ``{}``."""
+def forecast_json(data, factors):
+    """Return ``{"method", "points": [[ts, expected, lower, upper], ...], "details"}`` or ``{}``.
+
+    ``details`` keeps the plugin's other figures; each ``*_kwh`` total gets its cost and CO2e.
+    """
     frame = forecast_frame(data)
     if frame is None or frame.empty:
         return {}
@@ -146,4 +151,7 @@ def forecast_json(data):
         for key, value in data.items()
         if key not in FORECAST_FRAME_KEYS and not isinstance(value, pd.Series | pd.DataFrame)
     }
+    for key, value in list(extra.items()):
+        if key.endswith("_kwh") and (value is None or isinstance(value, float | int)):
+            extra.update(priced(key[: -len("_kwh")], value, factors))
     return {"method": str(data.get("method") or "unnamed"), "points": points, "details": extra}

@@ -67,31 +67,35 @@ def site_hourly_series(site, start_ts, end_ts):
 
 
 def meter_statuses(site, now_ts):
-    """Return a :class:`MeterStatus` per meter of the site, as of epoch second ``now_ts``."""
-    meters = site_service.site_meters(site)
-    if not meters:
-        return ()
-    since = now_ts - DAY
+    """Return a :class:`MeterStatus` per meter of the site, as of epoch second ``now_ts``.
+
+    Two queries whatever the number of meters: the meters with their newest reading (one
+    index probe each), and the timestamps of their last 24 h (at most 1,440 per meter).
+    """
     latest = (
         select(func.max(readings.c.ts)).where(readings.c.meter_pk == Meter.id).scalar_subquery()
     )
-    rows = db.session.execute(select(Meter.id, latest).where(Meter.site_pk == site.id))
-    last_seen = {pk: ts for pk, ts in rows}
+    meters = db.session.execute(
+        select(Meter, latest).where(Meter.site_pk == site.id).order_by(Meter.meter_id)
+    ).all()
+    if not meters:
+        return ()
+    since = now_ts - DAY
+    recent = {}
+    for meter_pk, ts in db.session.execute(
+        select(readings.c.meter_pk, readings.c.ts).where(
+            readings.c.meter_pk.in_([meter.id for meter, _ in meters]),
+            readings.c.ts >= since,
+            readings.c.ts < now_ts,
+        )
+    ):
+        recent.setdefault(meter_pk, []).append(ts)
     statuses = []
-    for meter in meters:
+    for meter, seen in meters:
         interval = meter.interval_minutes * 60
         # Interval starts s in the last 24 h whose interval has ended (s + interval <= now).
         first, stop = -(-since // interval) * interval, (now_ts // interval) * interval
-        received = db.session.scalar(
-            select(func.count())
-            .select_from(readings)
-            .where(
-                readings.c.meter_pk == meter.id,
-                readings.c.ts >= first,
-                readings.c.ts < stop,
-            )
-        )
-        seen = last_seen.get(meter.id)
+        received = sum(first <= ts < stop for ts in recent.get(meter.id, ()))
         statuses.append(
             MeterStatus(
                 meter_id=meter.meter_id,
@@ -99,7 +103,7 @@ def meter_statuses(site, now_ts):
                 is_main=meter.is_main,
                 last_seen=_utc(seen) if seen is not None else None,
                 expected_24h=max(0, (stop - first) // interval),
-                received_24h=int(received or 0),
+                received_24h=received,
             )
         )
     return tuple(statuses)

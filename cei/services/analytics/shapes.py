@@ -149,7 +149,8 @@ def forecast_json(data, factors):
     extra = {
         key: jsonable(value)
         for key, value in data.items()
-        if key not in FORECAST_FRAME_KEYS and not isinstance(value, pd.Series | pd.DataFrame)
+        if key not in (*FORECAST_FRAME_KEYS, "method")
+        and not isinstance(value, pd.Series | pd.DataFrame)
     }
     for key, value in list(extra.items()):
         if key.endswith("_kwh") and (value is None or isinstance(value, float | int)):

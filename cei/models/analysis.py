@@ -99,8 +99,9 @@ class SiteAnalysis(db.Model):
     analysed_at = mapped_column(UTCDateTime, nullable=False)  # the analysis' "now"
     updated_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     kpis: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    # The series are loaded only when asked for (the KPIs and the portfolio do not need them).
     # {"timezone", "points": [[utc_epoch, actual|None, expected|None], ...], "quality": {...}}
-    baseline: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
-    # {"method", "points": [[utc_epoch, expected, lower, upper], ...]}
-    forecast: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    baseline: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict, deferred=True)
+    # {"method", "points": [[utc_epoch, expected, lower, upper], ...], "details": {...}}
+    forecast: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict, deferred=True)
     opportunities: Mapped[list] = mapped_column(JSON, nullable=False, default=list)

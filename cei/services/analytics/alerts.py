@@ -23,6 +23,7 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from cei.extensions import db
 from cei.models import Alert, AlertNote, Site
@@ -189,7 +190,10 @@ def list_alerts(
         query = query.where(Alert.period_start < end)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(
-        query.order_by(Alert.period_start.desc(), Alert.id.desc()).limit(limit).offset(offset)
+        query.options(selectinload(Alert.notes))
+        .order_by(Alert.period_start.desc(), Alert.id.desc())
+        .limit(limit)
+        .offset(offset)
     ).all()
     return total, rows
 

@@ -109,8 +109,10 @@ def portfolio(organization: Organization):
     ).all()
     stored = {
         row.site_pk: row
-        for row in db.session.scalars(
-            select(SiteAnalysis).where(SiteAnalysis.organization_id == organization.id)
+        for row in db.session.execute(
+            select(SiteAnalysis.site_pk, SiteAnalysis.analysed_at, SiteAnalysis.kpis).where(
+                SiteAnalysis.organization_id == organization.id
+            )
         )
     }
     alert_counts = open_alert_counts(organization) if organization.enable_alerts else {}

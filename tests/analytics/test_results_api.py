@@ -3,7 +3,7 @@
 import pytest
 
 from tests.analytics import fakes
-from tests.analytics.conftest import END, HOUR
+from tests.analytics.conftest import END, HOUR, hourly
 
 
 @pytest.fixture
@@ -167,3 +167,28 @@ def test_site_overrides_through_the_sites_api(client, account, factory, analyse)
         headers=account["headers"],
     ).get_json()
     assert cleared["effective_emission_factor_kg_per_kwh"] == 0.21
+
+
+def test_deleting_a_site_deletes_its_analytics(
+    app, client, account, make_site, add_readings, site_pk_of, plugins, analyse
+):
+    from sqlalchemy import func, select
+
+    from cei.extensions import db
+    from cei.models import Alert, AnalysisRun, DueAnalysis, SiteAnalysis
+    from cei.services.analytics import mark_sites_due
+
+    ref = make_site("plant-1", meters=[("main", True, 60)])
+    add_readings(ref.meters["main"], hourly(spikes={END - 30 * HOUR: 50.0}))
+    site_pk = site_pk_of("plant-1")
+    analyse(site_pk)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Alert)) == 1
+    with app.app_context():
+        mark_sites_due(db.session, [site_pk])
+        db.session.commit()
+    response = client.delete("/api/v1/sites/plant-1", headers=account["headers"])
+    assert response.status_code == 204
+    with app.app_context():
+        for model in (Alert, AnalysisRun, DueAnalysis, SiteAnalysis):
+            assert db.session.scalar(select(func.count()).select_from(model)) == 0, model

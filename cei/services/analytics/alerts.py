@@ -94,7 +94,7 @@ def record_findings(site, findings, factors, now=None):
         values = {
             "kind": str(finding.kind)[:64],
             "severity": severity,
-            "meter_id": finding.meter_id,
+            "meter_id": None if finding.meter_id is None else str(finding.meter_id)[:100],
             "period_start": _aware(finding.period_start),
             "period_end": _aware(finding.period_end),
             "kwh_impact": kwh,

@@ -7,10 +7,11 @@ unique. Seeing the same key again updates that alert (figures, message, ``last_s
 - ``open`` / ``ack``: updated, status kept.
 - ``muted``: updated, stays muted (muting is "do not tell me about this again").
 - ``resolved``: stays resolved while the evidence is what it was when resolved; if the
-  condition shows up again *after* the resolution (the finding's period now ends later than
-  the moment it was resolved, e.g. a meter still silent, a base-load drift still going on),
-  it is re-opened with a note from the analysis, and ``reopened`` counts it. A finding about
-  a fixed past period (one spike at 10:00 on Tuesday) therefore never re-opens by itself.
+  condition goes on *after* the resolution (the finding's period now ends later than it did
+  and later than the moment it was resolved, e.g. a meter still silent, a base-load drift
+  still going on), it is re-opened with a note from the analysis, and ``reopened`` counts
+  it. A finding about a fixed past period (one spike at 10:00 on Tuesday) therefore never
+  re-opens by itself.
 
 Workflow (people): open → ack → resolved, any → muted, muted/resolved → open (re-open);
 every change may carry a note, and records who and when.

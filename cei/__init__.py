@@ -41,11 +41,13 @@ def create_app(config=None):
     from cei import http, models  # noqa: F401  (models register their tables)
     from cei.blueprints import register_blueprints
     from cei.cli import register_commands
+    from cei.tasks import background
 
     http.register(app)
     register_blueprints(app)
     register_commands(app)
     _load_plugins(app)
+    background.install(app)
     return app
 
 

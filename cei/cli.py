@@ -8,12 +8,15 @@ from flask_migrate import upgrade
 
 def register_commands(app):
     """Add CEI's commands to ``flask``/``cei``."""
+    from cei.tasks.commands import dispatch, worker
     from cei.tasks.report_commands import reports_cli
 
     app.cli.add_command(init_db)
     app.cli.add_command(reports_cli)
     app.cli.add_command(list_plugins)
     app.cli.add_command(rollups_group)
+    app.cli.add_command(worker)
+    app.cli.add_command(dispatch)
 
 
 @click.command("init-db")

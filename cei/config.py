@@ -19,11 +19,12 @@ ENV_KEYS = {
     "JOBS_INLINE": "JOBS_INLINE",
     "ANALYTICS_ENABLED": "ANALYTICS_ENABLED",
     "ANALYTICS_PARAMS": "ANALYTICS_PARAMS",
+    "ANALYTICS_BACKGROUND": "ANALYTICS_BACKGROUND",
     "INGEST_SHORTCUTS": "INGEST_SHORTCUTS",
 }
 
 INT_KEYS = {"ACCESS_TOKEN_TTL", "MAX_CONTENT_LENGTH"}
-BOOL_KEYS = {"JOBS_INLINE", "INGEST_SHORTCUTS"}
+BOOL_KEYS = {"JOBS_INLINE", "INGEST_SHORTCUTS", "ANALYTICS_BACKGROUND"}
 JSON_KEYS = {"ANALYTICS_PARAMS"}
 
 
@@ -39,7 +40,17 @@ class DefaultConfig:
     MAX_CONTENT_LENGTH = 256 * 1024 * 1024
     MAX_JSON_BODY = 20 * 1024 * 1024
     LOG_LEVEL = "INFO"
-    JOBS_INLINE = False
+    JOBS_INLINE = False  # True: manual analysis runs execute inside the request
+    # Analytics jobs (cei/tasks). Without REDIS_URL a dispatcher thread and a thread pool
+    # start with the first request (ANALYTICS_BACKGROUND; the tests turn it off).
+    ANALYTICS_BACKGROUND = True
+    ANALYTICS_THREADS = 1
+    ANALYTICS_POLL_SECONDS = 2.0  # how often the dispatcher looks for due sites
+    ANALYTICS_RERUN_MINUTES = 60  # every site is analysed at least this often
+    ANALYTICS_REQUEUE_SECONDS = 600  # a run handed over this long ago is handed over again
+    ANALYTICS_JOB_TIMEOUT = 600  # seconds; a run still running after twice this is failed
+    ANALYTICS_RUN_RETENTION_DAYS = 30
+    ANALYTICS_HISTORY_DAYS = 65  # days read per analysis: 8 fitted weeks, the held-out week, today
     # Analytics plugins (entry points ``cei.analytics``): "all" or a comma-separated list of
     # names, and parameters per plugin name overriding its defaults, e.g.
     # {"deviation": {"warning_pct": 15}} (CEI_ANALYTICS_PARAMS takes the same as JSON).

@@ -109,6 +109,7 @@ def make_app(database_url, tmp_path):
             "SECRET_KEY": "test-secret-key-" + "x" * 32,
             "WTF_CSRF_ENABLED": False,
             "REDIS_URL": None,
+            "ANALYTICS_BACKGROUND": False,
             **FAST_ARGON2,
             **overrides,
         }

@@ -7,6 +7,15 @@ from cei.extensions import db
 from cei.models.types import UTCDateTime, utcnow
 
 STARTER_PLAN = "cei-starter"
+# Default grid emission factor, kgCO2e per kWh: EU-27 electricity generation in 2023, about
+# 210 g CO2e/kWh (EEA indicator "Greenhouse gas emission intensity of electricity generation
+# in Europe": 58 % below 1990's 510 g CO2e/kWh). Organizations set their own (national grid,
+# supplier contract); sites may override it.
+DEFAULT_EMISSION_FACTOR = 0.21
+# Above any real grid (coal-only generation is about 1 kgCO2e/kWh): a typo in g/kWh is caught.
+MAX_EMISSION_FACTOR = 2.0
+DEFAULT_DEVIATION_WARNING_PCT = 10.0
+DEFAULT_DEVIATION_CRITICAL_PCT = 30.0
 
 
 class Organization(db.Model):
@@ -26,6 +35,16 @@ class Organization(db.Model):
     tariff_per_kwh: Mapped[float] = mapped_column(Float, nullable=False, default=0.20)
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
     auto_create_sites: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    emission_factor_kg_per_kwh: Mapped[float] = mapped_column(
+        Float, nullable=False, default=DEFAULT_EMISSION_FACTOR
+    )
+    # Deviation from the baseline (24 h, 7 d) that raises a warning / critical alert, in %.
+    deviation_warning_pct: Mapped[float] = mapped_column(
+        Float, nullable=False, default=DEFAULT_DEVIATION_WARNING_PCT
+    )
+    deviation_critical_pct: Mapped[float] = mapped_column(
+        Float, nullable=False, default=DEFAULT_DEVIATION_CRITICAL_PCT
+    )
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
     def plan_flags(self):

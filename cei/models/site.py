@@ -32,6 +32,8 @@ class Site(db.Model):
     schedule: Mapped[dict] = mapped_column(JSON, nullable=False, default=default_schedule)
     # Currency per kWh; None falls back to the organization's tariff.
     tariff_per_kwh: Mapped[float | None] = mapped_column(Float)
+    # kgCO2e per kWh; None falls back to the organization's emission factor.
+    emission_factor_kg_per_kwh: Mapped[float | None] = mapped_column(Float)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from cei.extensions import db
 from cei.models import Meter, Organization, Site, ingest_keys, readings
+from cei.models.organization import MAX_EMISSION_FACTOR
 from cei.models.site import default_schedule
 from cei.services import rollups
 from cei.services.errors import Conflict, NotFound, ServiceError
@@ -115,6 +116,29 @@ def check_tariff(tariff):
     return float(tariff)
 
 
+def check_emission_factor(factor):
+    """Return an emission factor (kgCO2e/kWh, or None for the organization's) or raise."""
+    if factor is None:
+        return None
+    if (
+        isinstance(factor, bool)
+        or not isinstance(factor, int | float)
+        or not 0 <= factor <= MAX_EMISSION_FACTOR
+    ):
+        raise InvalidField(
+            "emission_factor_kg_per_kwh",
+            f"Must be a number from 0 to {MAX_EMISSION_FACTOR} kgCO2e/kWh (or null)",
+        )
+    return float(factor)
+
+
+def effective_emission_factor(site):
+    """Return the kgCO2e per kWh that applies to the site (its own, else the organization's)."""
+    if site.emission_factor_kg_per_kwh is not None:
+        return site.emission_factor_kg_per_kwh
+    return db.session.get(Organization, site.organization_id).emission_factor_kg_per_kwh
+
+
 def effective_tariff(site):
     """Return ``(tariff_per_kwh, currency)`` that apply to the site."""
     organization = db.session.get(Organization, site.organization_id)
@@ -173,6 +197,7 @@ def create_site(
     location=None,
     schedule=None,
     tariff_per_kwh=None,
+    emission_factor_kg_per_kwh=None,
 ):
     """Create a site (timezone defaults to the organization's); raise ``Conflict`` if taken."""
     site_id = check_external_id(site_id)
@@ -187,6 +212,7 @@ def create_site(
         location=(location or "").strip() or None,
         schedule=check_schedule(schedule) if schedule is not None else default_schedule(),
         tariff_per_kwh=check_tariff(tariff_per_kwh),
+        emission_factor_kg_per_kwh=check_emission_factor(emission_factor_kg_per_kwh),
     )
     _insert(site, conflict)
     log.info("site created org_id=%s site_id=%r", organization.id, site_id)
@@ -200,6 +226,7 @@ def update_site(
     location=UNSET,
     schedule=UNSET,
     tariff_per_kwh=UNSET,
+    emission_factor_kg_per_kwh=UNSET,
 ):
     """Change the given fields of a site (``site_id`` is the factories' key and stays)."""
     if name is not UNSET:
@@ -218,6 +245,8 @@ def update_site(
         site.schedule = check_schedule(schedule)
     if tariff_per_kwh is not UNSET:
         site.tariff_per_kwh = check_tariff(tariff_per_kwh)
+    if emission_factor_kg_per_kwh is not UNSET:
+        site.emission_factor_kg_per_kwh = check_emission_factor(emission_factor_kg_per_kwh)
     db.session.flush()
     if regrid:
         # Local hours start elsewhere in the new zone: every rollup key moves.

@@ -1,7 +1,7 @@
 """reports
 
 Revision ID: 0005_reports
-Revises: 0003_rollups
+Revises: 0004_analytics
 Create Date: 2026-11-28 02:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005_reports'
-down_revision = '0003_rollups'
+down_revision = '0004_analytics'
 branch_labels = None
 depends_on = None
 

@@ -93,9 +93,9 @@ class Ingest:
         """Return ``{key: (meter_pk, ts, value)}`` of this organization's idempotency keys."""
         with self.app.app_context():
             rows = db.session.execute(
-                select(ingest_keys.c.key, ingest_keys.c.meter_pk, ingest_keys.c.ts,
-                       ingest_keys.c.value)
-                .where(ingest_keys.c.organization_id == self.organization_id)
+                select(
+                    ingest_keys.c.key, ingest_keys.c.meter_pk, ingest_keys.c.ts, ingest_keys.c.value
+                ).where(ingest_keys.c.organization_id == self.organization_id)
             ).all()
             db.session.rollback()
         return {key: (meter_pk, ts, value) for key, meter_pk, ts, value in rows}

@@ -100,7 +100,9 @@ def send_concurrently(base_url, token, records, clients=4):
         with requests.Session() as session:
             barrier.wait()
             response = session.post(
-                base_url + BATCH_URL, json={"records": records}, headers=bearer(token),
+                base_url + BATCH_URL,
+                json={"records": records},
+                headers=bearer(token),
                 timeout=120,
             )
             results[slot] = (response.status_code, response.json())
@@ -148,7 +150,6 @@ def test_identical_batches_at_once_on_the_suite_database(app, client, api, serve
     ingest = Ingest(app, client, api)
     records = big_batch(500)
     check_race(ingest, send_concurrently(serve(app), ingest.token, records), len(records))
-
 
 
 def test_identical_batches_at_once_for_a_known_meter_on_postgres(

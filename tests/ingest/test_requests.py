@@ -39,8 +39,14 @@ def test_success_body_has_every_field(ingest):
     body = response.get_json()
     assert response.status_code == 200
     assert set(body) == {
-        "ingested", "updated", "skipped_duplicate", "failed", "errors", "errors_truncated",
-        "request_id", "duration_ms",
+        "ingested",
+        "updated",
+        "skipped_duplicate",
+        "failed",
+        "errors",
+        "errors_truncated",
+        "request_id",
+        "duration_ms",
     }
     assert body["request_id"] == "req-42"
     assert body["duration_ms"] >= 0

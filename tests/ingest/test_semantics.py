@@ -204,8 +204,15 @@ def test_power_uses_the_meter_interval(ingest):
     )
     assert meter_interval(ingest.app, "m15") == 15
     body = ingest.send(
-        [{"site_id": "s", "meter_id": "m15", "timestamp_utc": iso(start + timedelta(minutes=15)),
-          "value": 8, "unit": "kW"}]
+        [
+            {
+                "site_id": "s",
+                "meter_id": "m15",
+                "timestamp_utc": iso(start + timedelta(minutes=15)),
+                "value": 8,
+                "unit": "kW",
+            }
+        ]
     )
     assert body["ingested"] == 1
     assert sorted(ingest.stored().values()) == [2.0, 2.0]
@@ -214,8 +221,13 @@ def test_power_uses_the_meter_interval(ingest):
 def test_a_new_meter_infers_its_interval_from_its_first_readings(ingest):
     start = hour_start(4)
     records = [
-        {"site_id": "s", "meter_id": "q", "timestamp_utc": iso(start + timedelta(minutes=15 * i)),
-         "value": 4, "unit": "kW"}
+        {
+            "site_id": "s",
+            "meter_id": "q",
+            "timestamp_utc": iso(start + timedelta(minutes=15 * i)),
+            "value": 4,
+            "unit": "kW",
+        }
         for i in range(4)
     ]
     assert ingest.send(records)["ingested"] == 4
@@ -295,8 +307,12 @@ def test_another_organization_gets_its_own_site(app, client, api, ingest):
 
 def test_one_transaction_for_sites_meters_and_readings(ingest):
     records = [
-        {"site_id": f"s{i % 3}", "meter_id": f"m{i % 4}", "timestamp_utc": iso(hour_start(i)),
-         "value": float(i)}
+        {
+            "site_id": f"s{i % 3}",
+            "meter_id": f"m{i % 4}",
+            "timestamp_utc": iso(hour_start(i)),
+            "value": float(i),
+        }
         for i in range(48)
     ]
     body = ingest.send(records)
@@ -307,8 +323,12 @@ def test_one_transaction_for_sites_meters_and_readings(ingest):
 
 def test_replay_across_several_meters_with_one_changed_value(ingest):
     records = [
-        {"site_id": "s", "meter_id": f"m{i % 3}", "timestamp_utc": iso(hour_start(i // 3)),
-         "value": float(i)}
+        {
+            "site_id": "s",
+            "meter_id": f"m{i % 3}",
+            "timestamp_utc": iso(hour_start(i // 3)),
+            "value": float(i),
+        }
         for i in range(30)
     ]
     assert ingest.send(records)["ingested"] == 30
@@ -321,8 +341,12 @@ def test_replay_across_several_meters_with_one_changed_value(ingest):
 def test_a_sparse_batch_over_a_long_stored_history(ingest):
     start = hour_start(600)
     history = [
-        {"site_id": "s", "meter_id": "m", "timestamp_utc": iso(start + timedelta(minutes=15 * i)),
-         "value": 1.0}
+        {
+            "site_id": "s",
+            "meter_id": "m",
+            "timestamp_utc": iso(start + timedelta(minutes=15 * i)),
+            "value": 1.0,
+        }
         for i in range(2000)
     ]
     assert ingest.send(history)["ingested"] == 2000

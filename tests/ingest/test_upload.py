@@ -19,8 +19,15 @@ def test_upload_with_the_runbook_header(ingest):
     counts = (body["rows"], body["ingested"], body["skipped_duplicate"], body["failed"])
     assert counts == (5, 5, 0, 0)
     assert set(body) == {
-        "rows", "ingested", "updated", "skipped_duplicate", "failed", "errors",
-        "errors_truncated", "request_id", "duration_ms",
+        "rows",
+        "ingested",
+        "updated",
+        "skipped_duplicate",
+        "failed",
+        "errors",
+        "errors_truncated",
+        "request_id",
+        "duration_ms",
     }
     assert len(ingest.keys()) == 5
     again = ingest.upload("\n".join(lines) + "\n")

@@ -101,7 +101,10 @@ def test_offset_plus_decoded_as_space_is_repaired(plant, read, client, account):
         ({"start": "2026-03-01T00:00:00Z"}, "end"),
         ({"end": "2026-03-01T00:00:00Z"}, "start"),
         ({"start": "yesterday", "end": "2026-03-01T00:00:00Z"}, "start"),
-        ({"window_hours": 5, "start": "2026-03-01", "end": "2026-03-02"}, "window_hours"),
+        (
+            {"window_hours": 5, "start": "2026-03-01T00:00:00Z", "end": "2026-03-02T00:00:00Z"},
+            "window_hours",
+        ),
         ({"window_hours": 0}, "window_hours"),
         ({"window_hours": 8785}, "window_hours"),
         ({"window_hours": "24h"}, "window_hours"),

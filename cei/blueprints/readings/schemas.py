@@ -6,6 +6,7 @@ from datetime import UTC
 import marshmallow as ma
 from marshmallow import validate
 
+from cei.services.ingest.timestamps import parse_moment
 from cei.services.readings import RESOLUTIONS
 from cei.services.sites import MAX_ID_LENGTH
 from cei.services.windows import DEFAULT_WINDOW_HOURS, MAX_WINDOW_HOURS
@@ -15,12 +16,19 @@ OFFSET_AS_SPACE = re.compile(r" (\d{2}(:?\d{2})?)$")
 
 
 class QueryDateTime(ma.fields.DateTime):
-    """An ISO 8601 date-time from a query string, returned timezone-aware (naive = UTC)."""
+    """An RFC 3339 date-time from a query string, returned timezone-aware (naive = UTC).
+
+    Parsed by the one timestamp rule ingestion uses (``cei.services.ingest.timestamps``).
+    """
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
             value = OFFSET_AS_SPACE.sub(r"+\1", value.strip())
-        moment = super()._deserialize(value, attr, data, **kwargs)
+        moment = parse_moment(value)
+        if moment is None:
+            raise ma.ValidationError(
+                "Not an RFC 3339 date-time (e.g. 2026-03-01T00:00:00Z or +01:00 offset)."
+            )
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 

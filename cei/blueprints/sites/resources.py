@@ -67,7 +67,7 @@ class SiteById(MethodView):
     @authenticated(admin=True)
     @blp.arguments(SiteUpdateSchema)
     def patch(self, data, site_id):
-        """Change a site's name, timezone, location, schedule or tariff"""
+        """Change a site's name, timezone, location, schedule, tariff or emission factor"""
         site = _site(site_id)
         with service_errors():
             sites.update_site(site, **data)

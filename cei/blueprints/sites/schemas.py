@@ -6,6 +6,7 @@ from marshmallow import validate
 from cei.services import sites
 from cei.services.errors import ServiceError
 from cei.services.identifiers import MAX_ID_LENGTH
+from cei.services.sites import MAX_EMISSION_FACTOR
 
 ID_FIELD_RULE = validate.Length(min=1, max=MAX_ID_LENGTH)
 
@@ -55,6 +56,11 @@ tariff_field = ma.fields.Float(
     validate=validate.Range(min=0, max=1e6, max_inclusive=False),
     metadata={"description": "Currency per kWh; null uses the organization's tariff"},
 )
+emission_factor_field = ma.fields.Float(
+    allow_none=True,
+    validate=validate.Range(min=0, max=MAX_EMISSION_FACTOR),
+    metadata={"description": "kgCO2e per kWh; null uses the organization's emission factor"},
+)
 interval_field = ma.fields.Integer(
     strict=True,
     validate=service_rule(sites.check_interval),
@@ -77,6 +83,7 @@ class SiteCreateSchema(ma.Schema):
         ScheduleSchema, metadata={"description": "Default: Monday-Friday 07:00-19:00"}
     )
     tariff_per_kwh = tariff_field
+    emission_factor_kg_per_kwh = emission_factor_field
 
 
 class SiteUpdateSchema(ma.Schema):
@@ -87,6 +94,7 @@ class SiteUpdateSchema(ma.Schema):
     location = location_field
     schedule = ma.fields.Nested(ScheduleSchema)
     tariff_per_kwh = tariff_field
+    emission_factor_kg_per_kwh = emission_factor_field
 
 
 class MeterCreateSchema(ma.Schema):
@@ -143,6 +151,13 @@ class SiteSchema(ma.Schema):
         metadata={"type": "number", "description": "The tariff that applies"},
     )
     currency = ma.fields.Method("get_currency", metadata={"type": "string", "example": "EUR"})
+    emission_factor_kg_per_kwh = ma.fields.Float(
+        allow_none=True, metadata={"description": "The site's own factor; null = organization's"}
+    )
+    effective_emission_factor_kg_per_kwh = ma.fields.Method(
+        "get_effective_emission_factor",
+        metadata={"type": "number", "description": "The kgCO2e/kWh that applies"},
+    )
     meters = ma.fields.List(ma.fields.Nested(MeterSchema))
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
@@ -154,3 +169,7 @@ class SiteSchema(ma.Schema):
     def get_currency(self, site):
         """The organization's currency."""
         return sites.effective_tariff(site)[1]
+
+    def get_effective_emission_factor(self, site):
+        """The site's emission factor or, without one, the organization's."""
+        return sites.effective_emission_factor(site)

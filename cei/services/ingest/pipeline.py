@@ -22,6 +22,7 @@ from operator import attrgetter
 
 from cei.extensions import db
 from cei.services import rollups
+from cei.services.analytics.due import mark_sites_due
 from cei.services.ingest.catalog import Catalog, infer_intervals
 from cei.services.ingest.checks import RecordChecker
 from cei.services.ingest.codes import ErrorCode
@@ -270,6 +271,7 @@ class Ingestion:
         """
         connection = db.session.connection()
         rollups.apply_changed_readings(connection, list(changed_rows))
+        mark_sites_due(connection, self.changed_site_pks)
 
     def finish(self):
         """Return the result (errors ordered by index, duration measured)."""

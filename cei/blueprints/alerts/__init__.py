@@ -1,0 +1,1 @@
+"""Alerts API: ``/api/v1/alerts``."""

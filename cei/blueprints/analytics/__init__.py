@@ -1,0 +1,1 @@
+"""Analysis runs API: ``/api/v1/analytics``."""

@@ -1,0 +1,1 @@
+"""Portfolio API: ``/api/v1/portfolio``."""

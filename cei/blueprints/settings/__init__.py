@@ -1,0 +1,1 @@
+"""Organization settings API: ``/api/v1/organization/settings``."""

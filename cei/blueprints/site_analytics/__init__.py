@@ -1,0 +1,1 @@
+"""A site's analysis results: ``/api/v1/sites/<site_id>/{kpis,baseline,forecast,opportunities}``."""

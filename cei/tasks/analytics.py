@@ -1,0 +1,77 @@
+"""The analysis job: run one queued analysis run (by id), then record how it ended.
+
+RQ workers import ``analyse_run`` by name; the in-process executor calls ``run_in_app``.
+Both claim the run first (``queued`` → ``running`` in one conditional UPDATE), so a run that
+reached the queue twice (a retried hand-over, two dispatchers) is analysed once.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+
+from flask import current_app, has_app_context
+
+from cei.extensions import db
+from cei.models import AnalysisRun
+from cei.services.analytics import runs
+from cei.services.analytics.analyse import analyse_site
+
+log = logging.getLogger("cei.tasks")
+
+_process_app = None
+
+
+def _app():
+    """The app of this process: the current one, else one made from the environment."""
+    global _process_app
+    if has_app_context():
+        return current_app._get_current_object()
+    if _process_app is None:
+        from cei import create_app
+
+        _process_app = create_app()
+    return _process_app
+
+
+@contextmanager
+def job_context(app=None):
+    """Run a job in a fresh app context (its own database session)."""
+    with (app or _app()).app_context():
+        yield
+
+
+def analyse_run(run_id):
+    """RQ job: analyse run ``run_id``; return how it ended."""
+    with job_context():
+        return execute_run(run_id)
+
+
+def run_in_app(app, run_id):
+    """In-process job: analyse run ``run_id`` in ``app``; return how it ended."""
+    with job_context(app):
+        return execute_run(run_id)
+
+
+def execute_run(run_id):
+    """Claim run ``run_id``, analyse its site, commit the results; ``skipped`` if not ours."""
+    if not runs.claim_run(run_id):
+        db.session.rollback()
+        return "skipped"
+    db.session.commit()
+    run = db.session.get(AnalysisRun, run_id)
+    site_pk = run.site_pk
+    try:
+        analyse_site(site_pk, run.trigger, run=run)
+        runs.finish_run(run)
+        db.session.commit()
+        return "succeeded"
+    except Exception as exc:  # noqa: BLE001 - the run row must say what happened
+        db.session.rollback()
+        log.exception("analysis run %s of site %s failed", run_id, site_pk)
+        run = db.session.get(AnalysisRun, run_id)
+        if run is None:  # the site was deleted meanwhile
+            return "failed"
+        runs.finish_run(run, error=f"{type(exc).__name__}: {exc}")
+        db.session.commit()
+        return "failed"

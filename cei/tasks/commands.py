@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 
 from cei.tasks.dispatcher import Dispatcher, start_dispatcher_thread
 from cei.tasks.queues import QUEUE_NAME, InlineJobQueue, RQJobQueue, make_job_queue
+from cei.tasks.reports import QUEUE_NAME as REPORTS_QUEUE
 
 
 @click.command("worker")
@@ -21,7 +22,7 @@ from cei.tasks.queues import QUEUE_NAME, InlineJobQueue, RQJobQueue, make_job_qu
     "--queue",
     "queues",
     multiple=True,
-    default=(QUEUE_NAME,),
+    default=(QUEUE_NAME, REPORTS_QUEUE),
     show_default=True,
     help="Queue(s) to work on.",
 )

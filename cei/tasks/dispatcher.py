@@ -25,6 +25,7 @@ from sqlalchemy import text
 from cei.extensions import db
 from cei.models.types import utcnow
 from cei.services.analytics import due, runs
+from cei.tasks import reports as report_tasks
 
 log = logging.getLogger("cei.dispatcher")
 
@@ -58,6 +59,7 @@ class Dispatcher:
         self._every_queued = every_queued_first
         self._next_hourly = 0.0
         self._next_prune = 0.0
+        self._next_reports = 0.0
 
     def _lock(self):
         if db.session.get_bind().dialect.name != "postgresql":
@@ -96,6 +98,11 @@ class Dispatcher:
                 db.session.commit()
             if len(handed) == len(pending):
                 self._every_queued = False
+            # Reports: lost jobs, the weekly schedule (once a minute), queued ones handed over.
+            schedule = now is not None or clock >= self._next_reports
+            stats.update(report_tasks.dispatch(self.app, moment, schedule=schedule))
+            if schedule:
+                self._next_reports = clock + HOURLY_CHECK_SECONDS
         if any(stats.values()):
             log.info("dispatch %s", " ".join(f"{key}={value}" for key, value in stats.items()))
         return stats

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import timedelta
-
-from flask import current_app, has_app_context
 
 from cei.extensions import db
 from cei.models import Report
 from cei.models.types import utcnow
 from cei.services.reports import csv as report_csv
 from cei.services.reports import jobs, pdf
+from cei.services.reports.build import build_report
+from cei.tasks.analytics import job_context
 
 log = logging.getLogger("cei.tasks")
 
@@ -31,31 +30,10 @@ EXECUTOR_KEY = "cei.reports.executor"
 RQ_KEY = "cei.reports.rq"
 JOB_TIMEOUT = 600
 
-_process_app = None
-
 
 def job_id(report_id):
     """Return the RQ job id of report ``report_id``."""
     return f"report-{report_id}"
-
-
-def _app():
-    """The app of this process: the current one, else one made from the environment."""
-    global _process_app
-    if has_app_context():
-        return current_app._get_current_object()
-    if _process_app is None:
-        from cei import create_app
-
-        _process_app = create_app()
-    return _process_app
-
-
-@contextmanager
-def job_context(app=None):
-    """Run a job in a fresh app context (its own database session)."""
-    with (app or _app()).app_context():
-        yield
 
 
 def generate_report(report_id):
@@ -72,8 +50,6 @@ def run_in_app(app, report_id):
 
 def execute(report_id):
     """Claim report ``report_id``, generate it and commit; ``skipped`` if not ours."""
-    from cei.services.reports.build import build_report
-
     if not jobs.claim_report(report_id):
         db.session.rollback()
         return "skipped"

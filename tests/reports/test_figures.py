@@ -17,12 +17,10 @@ from sqlalchemy import select
 
 from cei.extensions import db
 from cei.models import Site
+from cei.services.analytics.analyse import analyse_site
 from cei.services.reports.periods import period_ending
 from tests.conftest import ApiHelper, _empty_tables
 from tests.reports.pdftext import first_page_png, pdf_text
-
-# Until the analytics engine is merged into this branch (then a plain import).
-analyse_site = pytest.importorskip("cei.services.analytics.analyse").analyse_site
 
 LAST_DAY = date(2026, 11, 22)  # a Sunday; the week is an ordinary 168-hour week in Rome
 TIMEZONE = "Europe/Rome"
@@ -164,6 +162,6 @@ def test_a_site_with_gaps_says_so(world, tmp_path):
     _, pdf, csv_text = generate(api, account)
     text = " ".join(pdf_text(pdf, tmp_path, layout=False).split())
     assert "Data gaps: 5 of 168 hours of this period have no data" in text
-    assert "Tue 17 Nov 10:00 – Tue 17 Nov 15:00 (5 h)" in text  # 09:00 UTC is 10:00 in Rome
+    assert "Tue 17 Nov 09:00 – Tue 17 Nov 14:00 (5 h)" in text  # 08:00 UTC is 09:00 in Rome
     tuesday_row = day_rows(csv_text)[1]
     assert (tuesday_row["date"], tuesday_row["hours_with_data"]) == ("2026-11-17", "19")

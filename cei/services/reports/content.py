@@ -1,17 +1,20 @@
 """The content of a report: from a site's hourly data and baseline to the report's figures.
 
 ``assemble_site`` is a pure function of pandas data (tested without a database): the hourly
-kWh of the site (NaN = no data), the baseline's expected kWh per hour, the baseline's fit
-quality, the savings opportunities and the alerts. Its rules are the analytics' KPI rules:
+kWh of the site (NaN = no data), the baseline's expected kWh per hour, its fit quality, the
+deviation plugin's comparison, the savings opportunities and the alerts.
+
+The 7-day KPIs are the analytics' own (:func:`~cei.services.analytics.kpis.compute_kpis` as of
+the period's end), so a report says what the API said for that period. Each day of the daily
+table follows the same rules on its own local hours:
 
 - actual energy is the sum of the hours that have data;
-- the baseline of a window sums the expected kWh of those same hours, and is only given when
-  (almost) every hour with data has an expectation (90 %), so a gap never reads as a saving;
+- the baseline sums the expected kWh of those same hours, and is only given when (almost)
+  every hour with data has an expectation (90 %), so a gap never reads as a saving;
 - deviation compares the actual and expected kWh of the hours that have both;
 - money and carbon come from the site's factors beside every kWh figure.
 
-Days are site-local calendar days (23, 24 or 25 hours); the previous 7 days are the 7 local
-days before the period.
+Days are site-local calendar days (23, 24 or 25 hours).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from cei.services.analytics.kpis import compute_kpis, deviation_pct
 from cei.services.reports.data import (
     DayRow,
     Gap,
@@ -32,7 +36,7 @@ from cei.services.reports.data import (
     ProfileHour,
     SiteReport,
 )
-from cei.services.reports.periods import local_midnight_ts, period_ending
+from cei.services.reports.periods import local_midnight_ts
 
 HOUR = 3600
 # Only a baseline for (almost) every hour with data is a fair comparison (as in the KPIs).
@@ -52,13 +56,7 @@ class SiteInputs:
     expected: pd.Series | None = None
     quality: dict = field(default_factory=dict)
     opportunities: list = field(default_factory=list)  # the analytics' priced JSON items
-
-
-def deviation_pct(actual, expected):
-    """Return (actual - expected) / expected in %, or None without a positive expectation."""
-    if actual is None or expected is None or expected <= 0:
-        return None
-    return round((actual - expected) / expected * 100.0, 2)
+    deviation: dict | None = None  # the deviation plugin's data, which the KPIs follow
 
 
 def _round(value, digits=3):
@@ -103,21 +101,23 @@ class HourTable:
         return _round(actual), _round(baseline), deviation, hours
 
 
-def _kpis(table, period, factors):
-    mask = table.between(period.start_ts, period.end_ts)
-    kwh, baseline, deviation, hours = table.figures(mask)
-    before = period_ending(period.first - timedelta(days=1), period.timezone)
-    previous, _, _, _ = table.figures(table.between(before.start_ts, before.end_ts))
+def _kpis(inputs, expected, deviation, period, factors):
+    """The 7-day KPIs exactly as the analytics compute them for an analysis at the period's end.
+
+    The analytics' 7 days are the 168 hours before that moment: on a DST week (167 or 169
+    local hours) they start an hour earlier or later than the period's first local day.
+    """
+    kpis = compute_kpis(inputs.series, expected, period.end_ts, factors, inputs.quality, deviation)
     return Kpis(
-        kwh=kwh,
-        cost=factors.cost(kwh),
-        co2e_kg=factors.co2e_kg(kwh),
-        baseline_kwh=baseline,
-        baseline_cost=factors.cost(baseline),
-        deviation_pct=deviation,
-        previous_kwh=previous,
-        change_pct=deviation_pct(kwh, previous),
-        coverage_pct=round(100.0 * hours / period.hours, 1) if period.hours else None,
+        kwh=kpis["last_7d_kwh"],
+        cost=kpis["last_7d_cost"],
+        co2e_kg=kpis["last_7d_co2e_kg"],
+        baseline_kwh=kpis["baseline_7d_kwh"],
+        baseline_cost=kpis["baseline_7d_cost"],
+        deviation_pct=kpis["deviation_pct_7d"],
+        previous_kwh=kpis["prev_7d_kwh"],
+        change_pct=kpis["change_pct_7d_vs_prev"],
+        coverage_pct=kpis["coverage_7d_pct"],
     )
 
 
@@ -245,10 +245,11 @@ def assemble_site(site, period, inputs, factors, alerts=()):
     """
     zone = ZoneInfo(period.timezone)
     table = HourTable(inputs)
-    baseline_ready = (inputs.quality or {}).get("state", "ready") == "ready"
-    if not baseline_ready:
+    expected, deviation = inputs.expected, inputs.deviation
+    if (inputs.quality or {}).get("state", "ready") != "ready":
         # A warming-up baseline is not shown as a comparison (as the methodology says).
         table.expected = np.full(len(table.stamps), np.nan)
+        expected = deviation = None
     return SiteReport(
         site_id=site.site_id,
         name=site.name,
@@ -258,7 +259,7 @@ def assemble_site(site, period, inputs, factors, alerts=()):
         tariff_per_kwh=factors.tariff,
         emission_factor_kg_per_kwh=factors.emission_factor,
         period=period,
-        kpis=_kpis(table, period, factors),
+        kpis=_kpis(inputs, expected, deviation, period, factors),
         days=_days(table, period, factors, zone),
         profile=_profile(table, period, zone),
         alerts=list(alerts),

@@ -133,6 +133,7 @@ class MeterRow:
     """A meter of the site view: its coverage, last reading and whether it counts in the total."""
 
     meter: object
+    coverage_24h_pct: float | None
     coverage_7d_pct: float | None
     received_7d: int
     expected_7d: int
@@ -308,6 +309,18 @@ def _change_pct(current, previous):
     return 100.0 * (current - previous) / previous
 
 
+def _meter_row(meter, day_entry, week_entry, counted):
+    return MeterRow(
+        meter=meter,
+        coverage_24h_pct=day_entry["coverage_pct"],
+        coverage_7d_pct=week_entry["coverage_pct"],
+        received_7d=week_entry["received"],
+        expected_7d=week_entry["expected"],
+        last_reading=_epoch(week_entry["last_seen"]),
+        counted=counted,
+    )
+
+
 def site_overview(organization, site_id, now=None):
     """Return the site view of ``site_id`` (``NotFound`` for a site not the organization's)."""
     now = now or utcnow()
@@ -319,18 +332,14 @@ def site_overview(organization, site_id, now=None):
     before = Window(week.start - WEEK_HOURS * HOUR, week.start, WEEK_HOURS)
     summary_24h, summary_7d = summarize(scope, day), summarize(scope, week)
     last_7d, previous_7d = _kwh(summary_7d), _kwh(summarize(scope, before))
-    report = coverage_service.coverage(ReadScope(site, None, meters), week)
+    every_meter = ReadScope(site, None, meters)
+    report_24h = coverage_service.coverage(every_meter, day)
+    report_7d = coverage_service.coverage(every_meter, week)
     counted = {meter.id for meter in scope.meters}
-    by_meter = {entry["meter_id"]: entry for entry in report["meters"]}
+    by_id_24h = {entry["meter_id"]: entry for entry in report_24h["meters"]}
+    by_id_7d = {entry["meter_id"]: entry for entry in report_7d["meters"]}
     meter_rows = [
-        MeterRow(
-            meter=meter,
-            coverage_7d_pct=by_meter[meter.meter_id]["coverage_pct"],
-            received_7d=by_meter[meter.meter_id]["received"],
-            expected_7d=by_meter[meter.meter_id]["expected"],
-            last_reading=_epoch(by_meter[meter.meter_id]["last_seen"]),
-            counted=meter.id in counted,
-        )
+        _meter_row(meter, by_id_24h[meter.meter_id], by_id_7d[meter.meter_id], meter.id in counted)
         for meter in meters
     ]
     analytics = site_analytics(site, now)

@@ -10,6 +10,7 @@ from wtforms import (
     EmailField,
     FloatField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -92,7 +93,7 @@ class TokenForm(FlaskForm):
     )
     scopes = MultiCheckboxField(
         "Permissions",
-        choices=[(scope, SCOPE_HELP.get(scope, scope)) for scope in SCOPES],
+        choices=[SelectChoice(scope, SCOPE_HELP.get(scope, scope)) for scope in SCOPES],
         default=list(SCOPES),
         validators=[DataRequired(message="Choose at least one permission.")],
         description="A factory client needs ingest; an integrator reading data needs read.",
@@ -103,7 +104,7 @@ class OrganizationForm(FlaskForm):
     """The organization's name, currency, default tariff and timezone."""
 
     name = StringField("Organization name", validators=[DataRequired(), Length(max=200)])
-    currency = SelectField("Currency", choices=[(code, code) for code in CURRENCIES])
+    currency = SelectField("Currency", choices=[SelectChoice(code) for code in CURRENCIES])
     tariff_per_kwh = FloatField(
         "Default tariff (per kWh)",
         validators=[InputRequired(), NumberRange(min=0, max=999_999)],
@@ -139,7 +140,7 @@ class SiteForm(FlaskForm):
     )
     days = MultiCheckboxField(
         "Operating days",
-        choices=[(str(number), name) for number, name in enumerate(WEEKDAYS)],
+        choices=[SelectChoice(str(number), name) for number, name in enumerate(WEEKDAYS)],
         description="Consumption outside these days and hours counts as night or weekend use.",
     )
     start = StringField(
@@ -180,13 +181,16 @@ class UploadForm(FlaskForm):
     )
     unit = SelectField(
         "Unit",
-        choices=[("", "kWh (or the file's unit column)")]
-        + [(unit, unit) for unit in UNIT_NAMES.split(", ")],
+        choices=[SelectChoice("", "kWh (or the file's unit column)")]
+        + [SelectChoice(unit) for unit in UNIT_NAMES.split(", ")],
         validators=[Optional()],
         description="For rows without a unit column or cell.",
     )
     on_conflict = SelectField(
         "When a different value is already stored",
-        choices=[("reject", "Keep the stored value and report the row"), ("update", "Replace it")],
+        choices=[
+            SelectChoice("reject", "Keep the stored value and report the row"),
+            SelectChoice("update", "Replace it"),
+        ],
         default="reject",
     )

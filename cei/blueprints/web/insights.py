@@ -2,39 +2,39 @@
 
 from flask import Response, abort, render_template, request
 from flask_login import login_required
-from wtforms import Form, SelectField
+from wtforms import Form, SelectChoice, SelectField
 
 from cei.blueprints.web.access import organization
 from cei.blueprints.web.blueprint import bp
 from cei.services import dashboard
 from cei.services import sites as site_service
 
-ANY = ("", "Any")
+ANY = SelectChoice("", "Any")
 # The analytics engine's vocabulary; the lead aligns these with its alert kinds at merge.
 ALERT_STATUSES = [
-    ("open", "Open"),
-    ("acknowledged", "Acknowledged"),
-    ("resolved", "Resolved"),
-    ("muted", "Muted"),
+    SelectChoice("open", "Open"),
+    SelectChoice("acknowledged", "Acknowledged"),
+    SelectChoice("resolved", "Resolved"),
+    SelectChoice("muted", "Muted"),
     ANY,
 ]
 ALERT_SEVERITIES = [
     ANY,
-    ("critical", "Critical"),
-    ("high", "High"),
-    ("medium", "Medium"),
-    ("low", "Low"),
+    SelectChoice("critical", "Critical"),
+    SelectChoice("high", "High"),
+    SelectChoice("medium", "Medium"),
+    SelectChoice("low", "Low"),
 ]
 ALERT_KINDS = [
     ANY,
-    ("baseline_deviation", "Deviation from baseline"),
-    ("spike", "Spike"),
-    ("level_shift", "Level shift"),
-    ("night_waste", "Night waste"),
-    ("weekend_waste", "Weekend waste"),
-    ("silent_meter", "Silent meter"),
+    SelectChoice("baseline_deviation", "Deviation from baseline"),
+    SelectChoice("spike", "Spike"),
+    SelectChoice("level_shift", "Level shift"),
+    SelectChoice("night_waste", "Night waste"),
+    SelectChoice("weekend_waste", "Weekend waste"),
+    SelectChoice("silent_meter", "Silent meter"),
 ]
-PERIODS = [("24", "Last 24 hours"), ("168", "Last 7 days")]
+PERIODS = [SelectChoice("24", "Last 24 hours"), SelectChoice("168", "Last 7 days")]
 
 
 class AlertFilters(Form):
@@ -50,10 +50,12 @@ class AlertFilters(Form):
 def _filters():
     org = organization()
     form = AlertFilters(request.args)
-    form.site.choices = [ANY] + [(s.site_id, s.name) for s in site_service.list_sites(org)]
+    form.site.choices = [ANY] + [
+        SelectChoice(s.site_id, s.name) for s in site_service.list_sites(org)
+    ]
     # An unknown value in the address falls back to the default instead of failing.
     for field in form:
-        if field.data not in {value for value, _ in field.choices}:
+        if field.data not in {choice.value for choice in field.choices}:
             field.data = field.default
     return form
 

@@ -10,6 +10,33 @@
     return (Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1)) + " kWh";
   }
 
+  function formatter(timezone, parts) {
+    return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: timezone }, parts));
+  }
+
+  // Axis labels and the legend's time in the data's timezone, 24-hour clock.
+  function timeFormats(timezone) {
+    var hour = formatter(timezone, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    var day = formatter(timezone, { weekday: "short", day: "numeric", month: "short" });
+    var full = formatter(timezone, {
+      weekday: "short", day: "numeric", month: "short", year: "numeric",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
+    });
+    return {
+      ticks: function (u, splits, axisIdx, space, increment) {
+        return splits.map(function (seconds) {
+          var moment = new Date(seconds * 1e3);
+          if (increment >= 86400) return day.format(moment);
+          var time = hour.format(moment);
+          return time === "00:00" ? time + "\n" + day.format(moment) : time;
+        });
+      },
+      legend: function (u, seconds) {
+        return seconds == null ? "—" : full.format(new Date(seconds * 1e3));
+      },
+    };
+  }
+
   function build(data) {
     var ts = data.ts.slice();
     var lines = data.lines.map(function (line) { return line.values.slice(); });
@@ -30,7 +57,8 @@
   }
 
   function options(el, data, built) {
-    var series = [{ label: "Time (" + data.timezone + ")" }];
+    var formats = timeFormats(data.timezone);
+    var series = [{ label: "Time (" + data.timezone + ")", value: formats.legend }];
     built.labels.forEach(function (label) {
       var base = label.split(" ")[0];
       var bound = label !== base;
@@ -49,9 +77,10 @@
       height: parseInt(el.getAttribute("data-height") || "260", 10),
       tzDate: function (seconds) { return uPlot.tzDate(new Date(seconds * 1e3), data.timezone); },
       series: series,
-      axes: [{}, { label: "kWh", size: 60, values: function (u, splits) { return splits.map(function (v) { return v == null ? "" : v.toLocaleString(); }); } }],
+      axes: [{ values: formats.ticks, space: 60 }, { label: "kWh", size: 60, values: function (u, splits) { return splits.map(function (v) { return v == null ? "" : v.toLocaleString(); }); } }],
       scales: { y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
       legend: { live: true },
+      padding: [12, 28, 0, 0],
     };
     if (built.hasBand) {
       var upper = series.length - 2, lower = series.length - 1;

@@ -107,6 +107,18 @@ class Problems(list):
         assert not seen, "browser reported problems:\n" + "\n".join(seen)
 
 
+def _console(problems, message):
+    # A page answered with 4xx on purpose logs "Failed to load resource"; failed
+    # sub-resources are caught by _response instead.
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        problems.append(f"console error: {message.text} ({message.location.get('url')})")
+
+
+def _response(problems, response):
+    if response.status >= 400 and response.request.resource_type != "document":
+        problems.append(f"{response.status} for {response.request.resource_type} {response.url}")
+
+
 @pytest.fixture
 def page(browser, request):
     """A fresh browser context and page; fails the test on console errors or CSP violations."""
@@ -114,19 +126,12 @@ def page(browser, request):
     tab = context.new_page()
     tab.set_default_timeout(15000)
     problems = Problems()
-    tab.on(
-        "console",
-        lambda message: (
-            problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error"
-            else None
-        ),
-    )
+    tab.on("console", lambda message: _console(problems, message))
+    tab.on("response", lambda response: _response(problems, response))
     tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     tab.problems = problems
     yield tab
     context.close()
-    # Expected 4xx pages log "Failed to load resource"; tests check problems themselves.
 
 
 @pytest.fixture

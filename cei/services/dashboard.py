@@ -4,8 +4,8 @@ Everything here comes from the read services (``readings``, ``coverage``) at the
 their public functions, so it follows them when they switch to rollups. The analytics
 figures (baseline, deviation, forecast band, alerts, opportunities, kgCO₂e) have their own
 slots, :class:`SiteAnalytics` and :class:`PortfolioAnalytics`, filled by
-:func:`site_analytics` and :func:`portfolio_analytics`; until the analytics engine is wired
-in they stay empty and the pages say what is missing.
+:func:`load_site_analytics` and :func:`load_portfolio_analytics`; until the analytics engine
+is wired in they stay empty and the pages say what is missing.
 """
 
 import csv
@@ -167,7 +167,7 @@ class SiteOverview:
         return self.last_reading is not None
 
 
-def site_analytics(site, now=None):
+def load_site_analytics(site, now=None):
     """ANALYTICS SLOT: return the site's analytics figures (empty until the engine is wired).
 
     The lead fills this from the analytics service at merge; callers only read the fields
@@ -176,7 +176,7 @@ def site_analytics(site, now=None):
     return SiteAnalytics()
 
 
-def portfolio_analytics(organization, rows, now=None):
+def load_portfolio_analytics(organization, rows, now=None):
     """ANALYTICS SLOT: return the organization-wide analytics figures (empty until wired)."""
     return PortfolioAnalytics()
 
@@ -216,7 +216,7 @@ def _hourly(scope, window):
     return [_epoch(point["ts"]) for point in points], [point["value"] for point in points]
 
 
-def site_row(site, currency, now=None, with_series=False):
+def load_site_row(site, currency, now=None, with_series=False):
     """Return the dashboard figures of one site (its meters loaded with it)."""
     now = now or utcnow()
     tariff, _ = site_service.effective_tariff(site)
@@ -237,7 +237,7 @@ def site_row(site, currency, now=None, with_series=False):
         last_reading=_last_reading(report),
         meter_count=len(meters),
         summed_without_main=_summed_without_main(meters),
-        analytics=site_analytics(site, now),
+        analytics=load_site_analytics(site, now),
     )
     if with_series:
         row.hourly_7d = _hourly(scope, week)[1]
@@ -259,28 +259,30 @@ def _total(energies):
     return Energy(kwh=sum(kwh) if kwh else None, cost=sum(cost) if cost else None)
 
 
-def portfolio(organization, with_chart=True, now=None):
+def load_portfolio(organization, with_chart=True, now=None):
     """Return every site of the organization with its figures, and the 7-day portfolio chart."""
     now = now or utcnow()
     sites = site_service.list_sites(organization)
-    rows = [site_row(site, organization.currency, now, with_series=with_chart) for site in sites]
+    rows = [
+        load_site_row(site, organization.currency, now, with_series=with_chart) for site in sites
+    ]
     chart = None
     if with_chart:
         week = last_hours(WEEK_HOURS, now)
         hours = list(range(week.start, week.end, HOUR))
         values = _sum_columns([row.hourly_7d for row in rows]) if rows else [None] * len(hours)
-        chart = chart_data(organization.timezone, hours, {"Actual": values})
+        chart = make_chart(organization.timezone, hours, {"Actual": values})
     return Portfolio(
         organization=organization,
         rows=rows,
         last_24h=_total([row.last_24h for row in rows]),
         last_7d=_total([row.last_7d for row in rows]),
         chart_7d=chart,
-        analytics=portfolio_analytics(organization, rows, now),
+        analytics=load_portfolio_analytics(organization, rows, now),
     )
 
 
-def chart_data(timezone, hours, lines, band=None):
+def make_chart(timezone, hours, lines, band=None):
     """Return what the charts script draws: hour starts, named lines of kWh, an optional band.
 
     ``band`` is ``{"ts", "lower", "upper"}`` (the forecast interval) drawn after the lines.
@@ -321,7 +323,7 @@ def _meter_row(meter, day_entry, week_entry, counted):
     )
 
 
-def site_overview(organization, site_id, now=None):
+def load_site_overview(organization, site_id, now=None):
     """Return the site view of ``site_id`` (``NotFound`` for a site not the organization's)."""
     now = now or utcnow()
     site = site_service.get_site(organization, site_id)
@@ -342,7 +344,7 @@ def site_overview(organization, site_id, now=None):
         _meter_row(meter, by_id_24h[meter.meter_id], by_id_7d[meter.meter_id], meter.id in counted)
         for meter in meters
     ]
-    analytics = site_analytics(site, now)
+    analytics = load_site_analytics(site, now)
     hours_24, actual_24 = _hourly(scope, day)
     hours_7d, actual_7d = _hourly(scope, week)
     last_seen = [row.last_reading for row in meter_rows if row.last_reading is not None]
@@ -357,20 +359,20 @@ def site_overview(organization, site_id, now=None):
         coverage_24h_pct=summary_24h["coverage_pct"],
         coverage_7d_pct=summary_7d["coverage_pct"],
         last_reading=max(last_seen) if last_seen else None,
-        chart_24h=chart_data(
+        chart_24h=make_chart(
             site.timezone,
             hours_24,
             _lines(actual_24, analytics.baseline_24h),
             band=analytics.forecast_24h,
         ),
-        chart_7d=chart_data(site.timezone, hours_7d, _lines(actual_7d, analytics.baseline_7d)),
+        chart_7d=make_chart(site.timezone, hours_7d, _lines(actual_7d, analytics.baseline_7d)),
         meters=meter_rows,
         summed_without_main=_summed_without_main(meters),
         analytics=analytics,
     )
 
 
-def overview_csv(overview):
+def render_overview_csv(overview):
     """Return the site view's 7-day hourly data as CSV text (what the charts show)."""
     zone = ZoneInfo(overview.site.timezone)
     chart = overview.chart_7d
@@ -424,7 +426,7 @@ WEEKLY_COLUMNS = (
 )
 
 
-def weekly_rows(portfolio_):
+def tabulate_week(portfolio):
     """Return the 7-day report table (one dict per site) from a :class:`Portfolio`."""
     return [
         {
@@ -438,11 +440,11 @@ def weekly_rows(portfolio_):
             "open_alerts": row.analytics.open_alerts,
             "coverage_pct": row.coverage_7d_pct if row.has_data else None,
         }
-        for row in portfolio_.rows
+        for row in portfolio.rows
     ]
 
 
-def weekly_csv(rows):
+def render_weekly_csv(rows):
     """Return the 7-day report table as CSV text (cells a spreadsheet would run are quoted)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

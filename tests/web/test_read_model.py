@@ -39,7 +39,7 @@ def store(organization, site_id, meter_id, hours_ago, value):
 
 
 def test_an_organization_without_sites_has_an_empty_portfolio(org):
-    portfolio = dashboard.portfolio(org)
+    portfolio = dashboard.load_portfolio(org)
     assert not portfolio.has_sites and not portfolio.has_data
     assert portfolio.last_24h.kwh is None and portfolio.last_7d.cost is None
     assert portfolio.chart_7d["points"] == 168 and portfolio.chart_7d["points_with_data"] == 0
@@ -50,7 +50,7 @@ def test_portfolio_figures_per_site_and_in_total(org):
     db.session.commit()
     store(org, "rome", "main", range(0, 48), 2.0)  # 24 h: 48 kWh, 7 d: 96 kWh
     store(org, "tokyo", "main", range(30, 40), 1.0)  # only older than 24 h: 10 kWh in 7 d
-    portfolio = dashboard.portfolio(org)
+    portfolio = dashboard.load_portfolio(org)
     rows = {row.site.site_id: row for row in portfolio.rows}
     rome, tokyo = rows["rome"], rows["tokyo"]
     assert (rome.last_24h.kwh, rome.last_24h.cost) == (48.0, 24.0)
@@ -71,7 +71,7 @@ def test_portfolio_figures_per_site_and_in_total(org):
 def test_site_overview_kpis_charts_and_meters(org):
     store(org, "plant", "main", range(0, 24 * 14), 3.0)
     store(org, "plant", "sub", range(0, 5), 1.0)
-    overview = dashboard.site_overview(org, "plant")
+    overview = dashboard.load_site_overview(org, "plant")
     assert overview.summed_without_main
     assert overview.last_24h.kwh == 24 * 3.0 + 5.0
     assert overview.previous_7d.kwh == 168 * 3.0
@@ -86,7 +86,7 @@ def test_site_overview_kpis_charts_and_meters(org):
 
     sites.update_meter(sites.get_site(org, "plant"), "main", is_main=True)
     db.session.commit()
-    overview = dashboard.site_overview(org, "plant")
+    overview = dashboard.load_site_overview(org, "plant")
     assert not overview.summed_without_main
     assert overview.last_24h.kwh == 24 * 3.0
     assert not {row.meter.meter_id: row for row in overview.meters}["sub"].counted
@@ -94,7 +94,7 @@ def test_site_overview_kpis_charts_and_meters(org):
 
 def test_the_analytics_slots_start_empty(org):
     store(org, "plant", "main", range(0, 3), 1.0)
-    overview = dashboard.site_overview(org, "plant")
+    overview = dashboard.load_site_overview(org, "plant")
     assert not overview.analytics.available
     assert overview.analytics.alerts == [] and overview.analytics.opportunities == []
     assert dashboard.list_alerts(org) == [] and dashboard.list_report_documents(org) == []
@@ -104,16 +104,16 @@ def test_another_organizations_site_is_not_found(app, api, org):
     store(org, "mine", "main", [0], 1.0)
     other = db.session.get(Organization, api.signup(org="Other")["organization"]["id"])
     with pytest.raises(NotFound):
-        dashboard.site_overview(other, "mine")
-    assert dashboard.portfolio(other).rows == []
+        dashboard.load_site_overview(other, "mine")
+    assert dashboard.load_portfolio(other).rows == []
 
 
 def test_the_site_csv_has_the_hours_of_the_charts_in_utc_and_site_time(org):
     sites.create_site(org, "ny", timezone="America/New_York")
     db.session.commit()
     store(org, "ny", "main", [0, 5], 7.5)
-    overview = dashboard.site_overview(org, "ny")
-    rows = list(csv.reader(io.StringIO(dashboard.overview_csv(overview))))
+    overview = dashboard.load_site_overview(org, "ny")
+    rows = list(csv.reader(io.StringIO(dashboard.render_overview_csv(overview))))
     assert rows[0] == ["hour_start_utc", "hour_start_local (America/New_York)", "actual_kwh"]
     assert len(rows) == 169
     last = rows[-1]
@@ -125,7 +125,9 @@ def test_the_site_csv_has_the_hours_of_the_charts_in_utc_and_site_time(org):
 
 def test_the_weekly_table_neutralises_formulas(org):
     store(org, "@plant", "main", [1], 2.0)
-    text = dashboard.weekly_csv(dashboard.weekly_rows(dashboard.portfolio(org, with_chart=False)))
+    text = dashboard.render_weekly_csv(
+        dashboard.tabulate_week(dashboard.load_portfolio(org, with_chart=False))
+    )
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows[0]["site_id"] == "'@plant" and rows[0]["site_name"] == "'@plant"
     assert rows[0]["kwh_7d"] == "2.000" and rows[0]["currency"] == org.currency
@@ -134,6 +136,6 @@ def test_the_weekly_table_neutralises_formulas(org):
 def test_a_frozen_clock_moves_every_window(org):
     store(org, "plant", "main", [0, 1, 2], 1.0)
     later = utcnow() + timedelta(hours=2)
-    overview = dashboard.site_overview(org, "plant", now=later)
+    overview = dashboard.load_site_overview(org, "plant", now=later)
     assert overview.last_24h.kwh == 3.0
     assert overview.chart_24h["lines"][0]["values"][-5:] == [1.0, 1.0, 1.0, None, None]

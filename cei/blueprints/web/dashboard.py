@@ -12,5 +12,5 @@ from cei.services import dashboard as read_model
 @login_required
 def dashboard():
     """Every site's energy, cost, coverage and last reading, and the last 7 days' chart."""
-    portfolio = read_model.portfolio(organization())
+    portfolio = read_model.load_portfolio(organization())
     return render_template("web/dashboard.html", portfolio=portfolio)

@@ -86,7 +86,7 @@ def reports():
     org = organization()
     rows = documents = []
     if org.enable_reports:
-        rows = dashboard.weekly_rows(dashboard.portfolio(org, with_chart=False))
+        rows = dashboard.tabulate_week(dashboard.load_portfolio(org, with_chart=False))
         documents = dashboard.list_report_documents(org)
     return render_template("web/reports.html", organization=org, rows=rows, documents=documents)
 
@@ -98,9 +98,9 @@ def weekly_csv():
     org = organization()
     if not org.enable_reports:
         abort(403)
-    rows = dashboard.weekly_rows(dashboard.portfolio(org, with_chart=False))
+    rows = dashboard.tabulate_week(dashboard.load_portfolio(org, with_chart=False))
     return Response(
-        dashboard.weekly_csv(rows),
+        dashboard.render_weekly_csv(rows),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="cei-7-days.csv"'},
     )

@@ -24,7 +24,7 @@ def _site_or_404(site_id):
 @login_required
 def sites():
     """Every site with its energy, cost, coverage and last reading."""
-    portfolio = dashboard.portfolio(organization(), with_chart=False)
+    portfolio = dashboard.load_portfolio(organization(), with_chart=False)
     return render_template("web/sites.html", portfolio=portfolio)
 
 
@@ -114,7 +114,7 @@ def edit_site(site_id):
 
 def _overview(site_id):
     try:
-        return dashboard.site_overview(organization(), site_id)
+        return dashboard.load_site_overview(organization(), site_id)
     except NotFound:
         abort(404)
 
@@ -134,7 +134,7 @@ def site_csv(site_id):
     overview = _overview(site_id)
     filename = "cei-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in site_id) + "-7d.csv"
     return Response(
-        dashboard.overview_csv(overview),
+        dashboard.render_overview_csv(overview),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename[:80]}"'},
     )

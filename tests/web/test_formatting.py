@@ -66,3 +66,10 @@ def test_changes_have_an_arrow_a_colour_and_words():
     assert "change-down" in str(format_change(-8.0)) and "less" in str(format_change(-8.0))
     assert "change-flat" in str(format_change(0.2))
     assert "—" in str(format_change(None))
+
+
+def test_tables_leave_out_the_current_year():
+    this_year = datetime.now(UTC).replace(month=3, day=2, hour=9, minute=0)
+    assert ">02 Mar 09:00 UTC<" in str(format_time(this_year, "UTC", short=True))
+    last_year = this_year.replace(year=this_year.year - 1)
+    assert f">02 Mar {last_year.year} 09:00 UTC<" in str(format_time(last_year, "UTC", short=True))

@@ -62,13 +62,18 @@ def as_datetime(moment):
     return moment
 
 
-def format_time(moment, zone_name):
-    """Return ``<time>`` showing ``moment`` in ``zone_name`` with the zone named."""
+def format_time(moment, zone_name, short=False):
+    """Return ``<time>`` showing ``moment`` in ``zone_name`` with the zone named.
+
+    ``short`` leaves out the year when it is the current one (for tables).
+    """
     if moment is None:
         return Markup(f'<span class="muted">{DASH}</span>')
     moment = as_datetime(moment)
     local = moment.astimezone(ZoneInfo(zone_name))
-    text = f"{local:%d %b %Y %H:%M} {local.tzname()}"
+    same_year = local.year == datetime.now(local.tzinfo).year
+    date = f"{local:%d %b}" if short and same_year else f"{local:%d %b %Y}"
+    text = f"{date} {local:%H:%M} {local.tzname()}"
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), zone_name, text
     )

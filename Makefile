@@ -37,6 +37,7 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/ingest.py
 	$(PY) bench/upload.py
 	$(PY) bench/reads.py
+	$(PY) bench/web.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

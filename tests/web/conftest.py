@@ -170,3 +170,18 @@ def hour_start(hours_ago=0):
 def iso(moment):
     """Format an aware datetime as ISO 8601 with ``Z``."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button, [role=img]')]
+  .filter(el => el.type !== 'hidden' && !el.hidden)
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
+def unlabelled_controls(tab):
+    """Return the form controls, buttons and images of the page that have no accessible name,
+    and the ids used more than once (a label may then name the wrong control)."""
+    ids = tab.evaluate("() => [...document.querySelectorAll('[id]')].map(el => el.id)")
+    duplicates = sorted({f"duplicate id {name}" for name in ids if ids.count(name) > 1})
+    return tab.evaluate(UNLABELLED) + duplicates

@@ -1,7 +1,7 @@
 """Every page of a brand-new organization, in the browser: it renders, says what to do next,
 and runs its scripts under the strict CSP without a single console error."""
 
-from tests.web.conftest import sign_up_in_browser
+from tests.web.conftest import sign_up_in_browser, unlabelled_controls
 
 PAGES = {
     "dashboard": "/",
@@ -21,6 +21,7 @@ def test_every_page_with_no_data(page, live_url, shoot):
         assert response.status == 200, path
         assert page.locator("main h1").count() == 1, path
         assert page.locator('nav a[aria-current="page"]').count() == 1, path
+        assert unlabelled_controls(page) == [], path
         shoot(page, name)
     page.problems.check()
 

@@ -11,7 +11,7 @@ import re
 import requests
 
 from cei.blueprints.web.formatting import format_energy
-from tests.web.conftest import hour_start, iso, sign_up_in_browser
+from tests.web.conftest import hour_start, iso, sign_up_in_browser, unlabelled_controls
 
 SITE = "plant-7"
 
@@ -108,6 +108,7 @@ def test_first_hour_of_a_new_organization(page, live_url, shoot, tmp_path):
     assert chart.query_selector("canvas") is not None
     assert page.locator("#chart-7d[data-rendered='true']").count() == 1
     assert "UTC" in page.inner_text("[data-kpi-card]")
+    assert unlabelled_controls(page) == []
     shoot(page, "site-view")
 
     # A CSV: three new readings of a sub-meter, one reading already sent, one broken row.

@@ -44,6 +44,20 @@ def timezone_choices():
     return ["UTC", *names]
 
 
+class CeiForm(FlaskForm):
+    """A CSRF-protected form whose token field renders without an id.
+
+    Several forms share a page (the logout button is on every one), and their hidden
+    ``csrf_token`` inputs must not repeat an id.
+    """
+
+    class Meta:
+        def render_field(self, field, render_kw):
+            if field.type == "CSRFTokenField":
+                render_kw = {"id": False, **render_kw}
+            return super().render_field(field, render_kw)
+
+
 class MultiCheckboxField(SelectMultipleField):
     """A group of checkboxes with one value each."""
 
@@ -51,7 +65,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class SignupForm(FlaskForm):
+class SignupForm(CeiForm):
     """Create an organization and its admin."""
 
     organization_name = StringField(
@@ -68,22 +82,22 @@ class SignupForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(CeiForm):
     """Sign in."""
 
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(CeiForm):
     """Sign out (a POST, so another site cannot log you out with a link)."""
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(CeiForm):
     """A button that changes something: only its CSRF token travels."""
 
 
-class TokenForm(FlaskForm):
+class TokenForm(CeiForm):
     """Create an integration token."""
 
     name = StringField(
@@ -100,10 +114,13 @@ class TokenForm(FlaskForm):
     )
 
 
-class OrganizationForm(FlaskForm):
+class OrganizationForm(CeiForm):
     """The organization's name, currency, default tariff and timezone."""
 
-    name = StringField("Organization name", validators=[DataRequired(), Length(max=200)])
+    # Its own id: the token form on the same page has a "name" field too.
+    name = StringField(
+        "Organization name", id="organization_name", validators=[DataRequired(), Length(max=200)]
+    )
     currency = SelectField("Currency", choices=[SelectChoice(code) for code in CURRENCIES])
     tariff_per_kwh = FloatField(
         "Default tariff (per kWh)",
@@ -120,7 +137,7 @@ class OrganizationForm(FlaskForm):
         self.timezone.choices = timezone_choices()
 
 
-class SiteForm(FlaskForm):
+class SiteForm(CeiForm):
     """A site's name, timezone, location, operating schedule and tariff."""
 
     site_id = StringField(
@@ -164,7 +181,7 @@ class SiteForm(FlaskForm):
         self.timezone.choices = timezone_choices()
 
 
-class UploadForm(FlaskForm):
+class UploadForm(CeiForm):
     """Upload a CSV file of readings."""
 
     file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])

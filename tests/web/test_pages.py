@@ -403,7 +403,18 @@ def test_members_see_but_do_not_manage(app, client, api):
     client.post("/login", data={"email": "member@example.com", "password": PASSWORD})
     settings = client.get("/settings")
     assert settings.status_code == 200 and "Create a token" not in settings.text
-    for path in ("/settings/tokens", "/settings/organization", "/upload", "/sites/new"):
+    for path in ("/settings/tokens", "/settings/organization", "/sites/new"):
         response = client.post(path, data={"name": "x"})
         assert response.status_code == 403, path
         assert "You cannot do that here" in response.text
+    # Like the API (a member's access token may ingest), a member may upload readings.
+    upload = client.post(
+        "/upload",
+        data={
+            "file": (io.BytesIO(b"ts,value\n2026-01-01T00:00:00Z,1\n"), "m.csv"),
+            "site_id": "s",
+            "meter_id": "m",
+        },
+        content_type="multipart/form-data",
+    )
+    assert upload.status_code == 200 and 'data-count="ingested">1<' in upload.text

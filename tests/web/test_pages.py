@@ -88,10 +88,12 @@ def test_a_site_without_readings_has_an_empty_view(app, client, signed_in):
 
 
 def test_anonymous_visitors_are_sent_to_login(client):
+    assert "Please log in" not in client.get("/", follow_redirects=True).text
     for path in PAGES:
         response = client.get(path)
         assert response.status_code == 302, path
-        assert "/login" in response.headers["Location"]
+        assert response.headers["Location"].startswith("/login"), path
+    assert "Please log in" in client.get("/sites", follow_redirects=True).text
 
 
 def test_unknown_pages_are_styled_and_the_api_keeps_its_envelope(client, signed_in):

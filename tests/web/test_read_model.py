@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,8 +10,24 @@ from cei.extensions import db
 from cei.models import Organization
 from cei.services import dashboard, ingest, sites
 from cei.services.errors import NotFound
-from cei.services.windows import utcnow
-from tests.web.conftest import hour_start, iso
+from tests.web.conftest import iso
+
+# One instant for a whole test: the read model's windows and the readings stored agree on
+# which hours are "the last 24", even when the test runs across an hour boundary.
+FROZEN = datetime.now(UTC)
+
+
+def hour_start(hours_ago=0):
+    """The start of the hour ``hours_ago`` hours before the frozen clock's."""
+    return FROZEN.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours_ago)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    """Freeze the read model's clock (readings are stored relative to it)."""
+    global FROZEN
+    FROZEN = datetime.now(UTC)
+    monkeypatch.setattr(dashboard, "utcnow", lambda: FROZEN)
 
 
 @pytest.fixture
@@ -135,7 +151,7 @@ def test_the_weekly_table_neutralises_formulas(org):
 
 def test_a_frozen_clock_moves_every_window(org):
     store(org, "plant", "main", [0, 1, 2], 1.0)
-    later = utcnow() + timedelta(hours=2)
+    later = FROZEN + timedelta(hours=2)
     overview = dashboard.load_site_overview(org, "plant", now=later)
     assert overview.last_24h.kwh == 3.0
     assert overview.chart_24h["lines"][0]["values"][-5:] == [1.0, 1.0, 1.0, None, None]

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from cei.services import coverage as coverage_service
 from cei.services import sites as site_service
+from cei.services.errors import NotFound
 from cei.services.export import FORMULA_STARTS
 from cei.services.readings import ReadScope, series, summarize
 from cei.services.windows import HOUR, Window, epoch_seconds, last_hours, utcnow
@@ -58,9 +59,9 @@ class SiteAnalytics:
     warming_up: bool | None = None
     history_days: float | None = None
     open_alerts: int | None = None
-    # Dicts with at least: kind, severity, message, period_start, kwh, cost, status.
+    # The site's open alerts, as :func:`list_alerts` gives them.
     alerts: list = field(default_factory=list)
-    # Dicts with at least: title, kwh_per_year, cost_per_year, detail.
+    # Dicts with at least: title, kwh_per_year, cost_per_year, method (how it was estimated).
     opportunities: list = field(default_factory=list)
     kgco2e_24h: float | None = None
     kgco2e_7d: float | None = None
@@ -396,13 +397,90 @@ def render_overview_csv(overview):
     return out.getvalue()
 
 
-def list_alerts(organization, status=None, severity=None, kind=None, site_id=None, hours=None):
-    """ANALYTICS SLOT: return the organization's alerts matching the filters (none yet).
+# The analytics engine's alert vocabulary (at merge: cei.models.alert.ALERT_STATUSES and
+# the transitions of cei.services.analytics.alerts); severities are cei.plugins.base's.
+ALERT_STATUSES = ("open", "ack", "resolved", "muted")
+ALERT_STATUS_LABELS = {
+    "open": "Open",
+    "ack": "Acknowledged",
+    "resolved": "Resolved",
+    "muted": "Muted",
+}
+# What a person may do with an alert in each status: (new status, button label).
+ALERT_ACTIONS = {
+    "open": (("ack", "Acknowledge"), ("resolved", "Resolve"), ("muted", "Mute")),
+    "ack": (("resolved", "Resolve"), ("muted", "Mute")),
+    "resolved": (("open", "Re-open"),),
+    "muted": (("open", "Re-open"),),
+}
+ALERT_KINDS = {
+    "deviation_24h": "Above baseline (24 h)",
+    "deviation_7d": "Above baseline (7 days)",
+    "spike": "Spike",
+    "level_shift": "Level shift",
+    "night_waste": "Night waste",
+    "weekend_waste": "Weekend waste",
+    "baseload_drift": "Base load drift",
+    "meter_silent": "Silent meter",
+    "low_coverage": "Missing data",
+}
+ALERT_CSV_COLUMNS = (
+    "id",
+    "site_id",
+    "meter_id",
+    "kind",
+    "severity",
+    "status",
+    "period_start_utc",
+    "period_end_utc",
+    "kwh_impact",
+    "cost_impact",
+    "currency",
+    "message",
+)
 
-    Each alert is a dict with at least: id, site_id, site_name, timezone, kind, severity,
-    status, message, period_start, period_end (epoch seconds), kwh, cost, currency.
+
+def list_alerts(
+    organization, status=None, severity=None, kind=None, site_id=None, hours=None, now=None
+):
+    """ANALYTICS SLOT: return the organization's alerts matching the filters, newest first.
+
+    Empty until the analytics engine is wired in. Each alert is a dict with: id, site_id,
+    site_name, timezone, meter_id, kind, severity, status, message, period_start and
+    period_end (aware datetimes or epoch seconds), kwh_impact, cost_impact, currency,
+    co2e_kg_impact, and notes (a list of {text, created_at, author}). ``hours`` keeps the
+    alerts whose period overlaps the last ``hours`` hours.
     """
     return []
+
+
+def change_alert(organization, alert_id, user, status=None, note=None):
+    """ANALYTICS SLOT: move one of the organization's alerts to ``status`` and/or add a note.
+
+    Raises ``NotFound`` for an alert that is not the organization's (today: every alert),
+    and a ``ServiceError`` for a move the alert's status does not allow.
+    """
+    raise NotFound(f"Alert {alert_id} not found")
+
+
+def render_alerts_csv(alerts):
+    """Return alerts as CSV text (times in UTC; cells a spreadsheet would run are quoted)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(ALERT_CSV_COLUMNS)
+    for alert in alerts:
+        row = dict(alert)
+        for name in ("period_start", "period_end"):
+            moment = alert.get(name)
+            row[f"{name}_utc"] = None if moment is None else _utc_text(moment)
+        writer.writerow([_csv_cell(row.get(column)) for column in ALERT_CSV_COLUMNS])
+    return out.getvalue()
+
+
+def _utc_text(moment):
+    if isinstance(moment, int | float):
+        moment = datetime.fromtimestamp(moment, ZoneInfo("UTC"))
+    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def list_report_documents(organization):

@@ -35,16 +35,17 @@ def filled(site, now=None):
         alerts=[
             {
                 "kind": "night_waste",
-                "severity": "high",
+                "severity": "critical",
                 "message": "Night consumption 40 % above base load",
-                "kwh": 310.0,
-                "cost": 74.4,
+                "kwh_impact": 310.0,
+                "cost_impact": 74.4,
+                "currency": "EUR",
             }
         ],
         opportunities=[
             {
                 "title": "Switch off compressors at night",
-                "detail": "Weekday nights",
+                "method": "Weekday nights",
                 "kwh_per_year": 52_000.0,
                 "cost_per_year": 12_480.0,
             }

@@ -2,10 +2,11 @@
 reports, and the styled error pages."""
 
 from cei.blueprints.web import (  # noqa: F401  (each module adds its routes to bp)
+    alerts,
     dashboard,
     errors,
     formatting,
-    insights,
+    reports,
     settings,
     sites,
     upload,

@@ -97,6 +97,17 @@ class ConfirmForm(CeiForm):
     """A button that changes something: only its CSRF token travels."""
 
 
+class AlertActionForm(CeiForm):
+    """Move an alert to another status and/or add a note (the button pressed gives the status)."""
+
+    status = StringField(validators=[Optional()])
+    note = StringField(
+        "Note",
+        validators=[Optional(), Length(max=2000)],
+        description="What you found or did (up to 2,000 characters).",
+    )
+
+
 class TokenForm(CeiForm):
     """Create an integration token."""
 

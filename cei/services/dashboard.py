@@ -4,8 +4,10 @@ Everything here comes from the read services (``readings``, ``coverage``) at the
 their public functions, so it follows them when they switch to rollups. The analytics
 figures (baseline, deviation, forecast band, alerts, opportunities, kgCO₂e) have their own
 slots, :class:`SiteAnalytics` and :class:`PortfolioAnalytics`, filled by
-:func:`load_site_analytics` and :func:`load_portfolio_analytics`; until the analytics engine
-is wired in they stay empty and the pages say what is missing.
+:func:`load_site_analytics` (the site view), :func:`load_sites_analytics` (every site's KPIs
+for the lists) and :func:`load_portfolio_analytics`, with :func:`list_alerts`,
+:func:`change_alert` and :func:`list_report_documents` beside them; until the analytics
+engine is wired in they stay empty and the pages say what is missing.
 """
 
 import csv
@@ -177,6 +179,16 @@ def load_site_analytics(site, now=None):
     return SiteAnalytics()
 
 
+def load_sites_analytics(organization, sites, now=None):
+    """ANALYTICS SLOT: return ``{site.id: SiteAnalytics}`` for many sites in one go.
+
+    For the dashboard, the sites list and the reports table, which need each site's KPIs
+    (baseline and deviation, open alerts, kgCO₂e) but not its series; a site left out gets
+    an empty :class:`SiteAnalytics`. Empty until the engine is wired.
+    """
+    return {}
+
+
 def load_portfolio_analytics(organization, rows, now=None):
     """ANALYTICS SLOT: return the organization-wide analytics figures (empty until wired)."""
     return PortfolioAnalytics()
@@ -217,7 +229,7 @@ def _hourly(scope, window):
     return [_epoch(point["ts"]) for point in points], [point["value"] for point in points]
 
 
-def load_site_row(site, currency, now=None, with_series=False):
+def load_site_row(site, currency, now=None, with_series=False, analytics=None):
     """Return the dashboard figures of one site (its meters loaded with it)."""
     now = now or utcnow()
     tariff, _ = site_service.effective_tariff(site)
@@ -238,7 +250,7 @@ def load_site_row(site, currency, now=None, with_series=False):
         last_reading=_last_reading(report),
         meter_count=len(meters),
         summed_without_main=_summed_without_main(meters),
-        analytics=load_site_analytics(site, now),
+        analytics=analytics or SiteAnalytics(),
     )
     if with_series:
         row.hourly_7d = _hourly(scope, week)[1]
@@ -264,8 +276,16 @@ def load_portfolio(organization, with_chart=True, now=None):
     """Return every site of the organization with its figures, and the 7-day portfolio chart."""
     now = now or utcnow()
     sites = site_service.list_sites(organization)
+    analytics = load_sites_analytics(organization, sites, now)
     rows = [
-        load_site_row(site, organization.currency, now, with_series=with_chart) for site in sites
+        load_site_row(
+            site,
+            organization.currency,
+            now,
+            with_series=with_chart,
+            analytics=analytics.get(site.id),
+        )
+        for site in sites
     ]
     chart = None
     if with_chart:

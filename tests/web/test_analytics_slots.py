@@ -61,6 +61,11 @@ def analytics(monkeypatch):
     monkeypatch.setattr(dashboard, "load_site_analytics", filled)
     monkeypatch.setattr(
         dashboard,
+        "load_sites_analytics",
+        lambda organization, sites, now=None: {site.id: filled(site) for site in sites},
+    )
+    monkeypatch.setattr(
+        dashboard,
         "load_portfolio_analytics",
         lambda organization, rows, now=None: PortfolioAnalytics(
             open_alerts=2, kgco2e_7d=2900.0, kgco2e_24h=420.0, opportunities_cost_per_year=12480.0

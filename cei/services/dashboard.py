@@ -21,7 +21,7 @@ from cei.services import sites as site_service
 from cei.services.errors import NotFound
 from cei.services.export import FORMULA_STARTS
 from cei.services.readings import ReadScope, series, summarize
-from cei.services.windows import HOUR, Window, epoch_seconds, last_hours, utcnow
+from cei.services.windows import HOUR, Window, last_hours, utcnow
 
 DAY_HOURS = 24
 WEEK_HOURS = 7 * 24
@@ -207,9 +207,10 @@ def _summed_without_main(meters):
 
 
 def _epoch(iso):
-    return (
-        None if iso is None else epoch_seconds(datetime.fromisoformat(iso.replace("Z", "+00:00")))
-    )
+    """Epoch seconds of an ISO 8601 UTC stamp from the read services (None stays None)."""
+    if iso is None:
+        return None
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
 
 
 def _last_reading(coverage_report):

@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
+
+from cei.extensions import db
+from cei.models import Meter, readings
 from cei.services import coverage as coverage_service
 from cei.services import sites as site_service
 from cei.services.errors import NotFound
@@ -213,9 +217,22 @@ def _epoch(iso):
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
 
 
-def _last_reading(coverage_report):
-    seen = [_epoch(meter["last_seen"]) for meter in coverage_report["meters"]]
-    seen = [ts for ts in seen if ts is not None]
+def last_readings(meter_pks):
+    """Return ``{meter_pk: epoch seconds of its latest reading}`` for meters that have one.
+
+    One statement whatever the number of meters: a primary-key probe per meter.
+    """
+    if not meter_pks:
+        return {}
+    latest = (
+        select(func.max(readings.c.ts)).where(readings.c.meter_pk == Meter.id).scalar_subquery()
+    )
+    rows = db.session.execute(select(Meter.id, latest).where(Meter.id.in_(meter_pks)))
+    return {pk: ts for pk, ts in rows if ts is not None}
+
+
+def _latest(meters, latest_by_meter):
+    seen = [latest_by_meter[meter.id] for meter in meters if meter.id in latest_by_meter]
     return max(seen) if seen else None
 
 
@@ -230,8 +247,14 @@ def _hourly(scope, window):
     return [_epoch(point["ts"]) for point in points], [point["value"] for point in points]
 
 
-def load_site_row(site, currency, now=None, with_series=False, analytics=None):
-    """Return the dashboard figures of one site (its meters loaded with it)."""
+def load_site_row(
+    site, currency, now=None, with_series=False, analytics=None, latest_by_meter=None
+):
+    """Return the dashboard figures of one site (its meters loaded with it).
+
+    ``latest_by_meter`` is :func:`last_readings` of (at least) the site's meters, when the
+    caller fetched it for many sites at once.
+    """
     now = now or utcnow()
     tariff, _ = site_service.effective_tariff(site)
     meters = list(site.meters)
@@ -239,7 +262,8 @@ def load_site_row(site, currency, now=None, with_series=False, analytics=None):
     day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
     summary_24h, summary_7d = summarize(scope, day), summarize(scope, week)
     last_7d = _kwh(summary_7d)
-    report = coverage_service.coverage(scope, day) if meters else {"meters": []}
+    if latest_by_meter is None:
+        latest_by_meter = last_readings(scope.meter_pks)
     row = SiteRow(
         site=site,
         currency=currency,
@@ -248,7 +272,7 @@ def load_site_row(site, currency, now=None, with_series=False, analytics=None):
         last_7d=_energy(last_7d, tariff),
         coverage_24h_pct=summary_24h["coverage_pct"],
         coverage_7d_pct=summary_7d["coverage_pct"],
-        last_reading=_last_reading(report),
+        last_reading=_latest(scope.meters, latest_by_meter),
         meter_count=len(meters),
         summed_without_main=_summed_without_main(meters),
         analytics=analytics or SiteAnalytics(),

@@ -19,9 +19,9 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 from wtforms.validators import Regexp as Pattern
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from cei.models.integration_token import SCOPES
 from cei.services.ingest_checks import UNIT_NAMES
 from cei.services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from cei.services.tokens import SCOPES
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK")

@@ -7,10 +7,10 @@ from cei.blueprints.web.access import admin_required, organization
 from cei.blueprints.web.blueprint import bp
 from cei.blueprints.web.forms import ConfirmForm, SiteForm
 from cei.extensions import db
-from cei.models.site import default_schedule
 from cei.services import dashboard
 from cei.services import sites as site_service
 from cei.services.errors import NotFound, ServiceError
+from cei.services.sites import default_schedule
 
 
 def _site_or_404(site_id):

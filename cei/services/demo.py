@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from cei.services import accounts, ingest
 from cei.services import sites as site_service
+from cei.services.ingest.limits import MAX_BATCH_RECORDS
 from cei.services.windows import utcnow
 
 log = logging.getLogger("cei.demo")
@@ -139,9 +140,9 @@ def seed_demo(now=None, days=DAYS):
     ingested = skipped = failed = 0
     for site in SITES:
         records = _records(site, hours, shift_from)
-        for start in range(0, len(records), ingest.MAX_BATCH_RECORDS):
+        for start in range(0, len(records), MAX_BATCH_RECORDS):
             result = ingest.ingest_batch(
-                organization, records[start : start + ingest.MAX_BATCH_RECORDS], source="demo"
+                organization, records[start : start + MAX_BATCH_RECORDS], source="demo"
             )
             ingested += result.ingested
             skipped += result.skipped_duplicate

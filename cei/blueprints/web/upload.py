@@ -9,8 +9,9 @@ from cei.blueprints.web.forms import UploadForm
 from cei.extensions import db
 from cei.services import sites as site_service
 from cei.services.errors import ServiceError
-from cei.services.ingest import MAX_ERRORS, ingest_csv
-from cei.services.ingest_csv import HEADER_ALIASES
+from cei.services.ingest import ingest_csv
+from cei.services.ingest.csv_files import HEADER_ALIASES
+from cei.services.ingest.limits import MAX_ERRORS
 
 # The upload script asks for the result alone, to put it under the form it keeps on screen.
 PARTIAL_HEADER = "X-CEI-Partial"

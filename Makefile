@@ -17,9 +17,10 @@ $(VENV)/.dev-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## run: install, migrate the embedded SQLite database, serve on http://$(HOST):$(PORT)
+## run: install, migrate the embedded SQLite database, seed the demo, serve on http://$(HOST):$(PORT)
 run: $(VENV)/.installed
 	$(VENV)/bin/cei init-db
+	$(VENV)/bin/cei demo
 	@echo "CEI is serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs)"
 	$(VENV)/bin/gunicorn --workers 1 --threads 8 --bind $(HOST):$(PORT) \
 		--access-logfile - --timeout 120 wsgi:app
@@ -38,6 +39,7 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/upload.py
 	$(PY) bench/reads.py
 	$(PY) bench/reports.py
+	$(PY) bench/web.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -17,6 +17,7 @@ def register_commands(app):
     app.cli.add_command(rollups_group)
     app.cli.add_command(worker)
     app.cli.add_command(dispatch)
+    app.cli.add_command(demo)
 
 
 @click.command("init-db")
@@ -73,6 +74,21 @@ def rebuild_rollups(site_id, organization_id):
         count = sum(rollups.rebuild_rollups(connection, site_pk) for site_pk in site_pks)
     db.session.commit()
     click.echo(f"rollups rebuilt for {count} site(s)")
+@click.command("demo")
+@with_appcontext
+def demo():
+    """Create (once) a demo organization with 90 days of data for three sites, and top it up."""
+    from cei.extensions import db
+    from cei.services.demo import seed_demo
+
+    result = seed_demo()
+    db.session.commit()
+    state = "created" if result.created else "topped up"
+    click.echo(
+        f"demo organization {state}: {result.ingested} new readings "
+        f"({result.skipped_duplicate} already stored)"
+    )
+    click.echo(f"demo login: {result.email} / {result.password}")
 
 
 def _create_app():

@@ -5,6 +5,7 @@ import logging
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from cei.extensions import db
 from cei.models import Organization, User
@@ -59,7 +60,12 @@ def sign_up(email, password, organization_name, full_name=None):
         role="admin",
     )
     db.session.add_all([organization, user])
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # A concurrent sign-up took the email between the check above and this insert.
+        db.session.rollback()
+        raise Conflict("An account with this email already exists", code="EMAIL_TAKEN") from exc
     log.info("signup org_id=%s user_id=%s", organization.id, user.id)
     return user
 
@@ -130,3 +136,17 @@ def user_for_access_token(token):
 def count_users():
     """Return the number of users (for health and seeding)."""
     return db.session.scalar(select(func.count()).select_from(User))
+
+
+def load_session_user(session_id):
+    """Return the user of a web session id (``"<user id>:<session version>"``), or None.
+
+    None as well when the session predates a logout or a password change.
+    """
+    user_id, _, version = (session_id or "").partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_version != int(version):
+        return None
+    return user

@@ -94,7 +94,9 @@ def test_a_failing_plugin_is_recorded_and_the_others_run(app, factory, plugins, 
         assert "boom" in run.plugins["exploding"]["error"]
         assert run.plugins["dependent"]["status"] == "skipped"
         assert run.plugins["baseline"]["status"] == "ok"
-        assert run.plugins["finder"]["data"] == {"checked_hours": app.config["ANALYTICS_HISTORY_DAYS"] * 24}
+        assert run.plugins["finder"]["data"] == {
+            "checked_hours": app.config["ANALYTICS_HISTORY_DAYS"] * 24
+        }
         assert "exploding" in run.error
         assert run.read_ms is not None and run.read_ms >= 0
     assert stored(app, site_pk).kpis["deviation_pct_24h"] == pytest.approx(25.0)

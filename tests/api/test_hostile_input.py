@@ -41,12 +41,12 @@ def _config(database_url):
         "PROPAGATE_EXCEPTIONS": False,
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
         "WTF_CSRF_ENABLED": False,
+        "ANALYTICS_BACKGROUND": False,
         # Not RATELIMIT_ENABLED=False: the limiter is shared by every app in the process and
         # would stay off for the apps of later tests.
         "LOGIN_RATE_LIMIT": "100000 per minute",
         "SIGNUP_RATE_LIMIT": "100000 per minute",
         "REDIS_URL": None,
-        "ANALYTICS_BACKGROUND": False,
         **FAST_ARGON2,
     }
 
@@ -126,6 +126,18 @@ BASELINES = {
         "source": "hostile-input-test",
         "on_conflict": "reject",
     },
+    ("post", "/api/v1/analytics/run", "application/json"): {"site_id": SITE},
+    ("patch", "/api/v1/alerts/{alert_id}", "application/json"): {
+        "status": "ack",
+        "note": "Checked the compressor",
+    },
+    ("patch", "/api/v1/organization/settings", "application/json"): {
+        "currency": "EUR",
+        "tariff_per_kwh": 0.22,
+        "emission_factor_kg_per_kwh": 0.25,
+        "deviation_warning_pct": 12.0,
+        "deviation_critical_pct": 35.0,
+    },
     ("post", "/api/v1/reports", "application/json"): {"site_id": SITE, "period_end": "2026-01-04"},
     ("post", "/api/v1/timeseries/upload", "multipart/form-data"): {
         "site_id": SITE,
@@ -144,7 +156,15 @@ QUERY_VALUES = {
     "end": "2026-01-02T00:00:00Z",
     "resolution": "hour",
     "window_hours": "24",
+    "status": "open",
+    "severity": "warning",
+    "kind": "spike",
+    "limit": "10",
+    "offset": "0",
+    "horizon_hours": "24",
 }
+# Where one name means different things: analysis runs are queued/running/…, not open.
+QUERY_VALUES_BY_PATH = {("/api/v1/analytics/runs", "status"): "queued"}
 # Per-record fields of a batch: a bad value fails its record (200, counted in `failed`).
 RECORD_FIELDS = ("records",)
 
@@ -267,8 +287,43 @@ class World:
         self.path_values = {
             **PATH_VALUES,
             "token_id": str(response.get_json()["id"]),
+            "alert_id": str(self._make_alert()),
+            "run_id": str(self._queue_run()),
             "report_id": str(self._report(response.get_json()["id"])),
         }
+
+    def _queue_run(self):
+        """A queued analysis run of the site; return its id."""
+        response = self.client.post(
+            "/api/v1/analytics/run", json={"site_id": SITE}, headers=self.headers
+        )
+        assert response.status_code == 202, response.get_json()
+        return response.get_json()["run_ids"][0]
+
+    def _make_alert(self):
+        """An open alert on the site, as an analysis would raise it; return its id."""
+        import pandas as pd
+
+        from cei.models import Alert, Site
+        from cei.plugins.base import Finding
+        from cei.services.analytics.alerts import record_findings
+        from cei.services.analytics.factors import site_factors
+
+        with self.app.app_context():
+            site = db.session.scalars(select(Site).where(Site.site_id == SITE)).one()
+            start = pd.Timestamp(_recent_hour())
+            finding = Finding(
+                kind="spike",
+                severity="warning",
+                key="spike:hostile-input",
+                period_start=start,
+                period_end=start + pd.Timedelta(hours=1),
+                message="A planted spike",
+                kwh_impact=5.0,
+            )
+            record_findings(site, [("spikes", finding)], site_factors(site))
+            db.session.commit()
+            return db.session.scalars(select(Alert.id)).one()
 
     def _report(self, token_id):
         """A generated report of the organization (its files stand-ins), for report paths."""
@@ -408,7 +463,11 @@ def _baseline(method, path, media_type):
 def _query(method, path, parameters, name=None, value=None):
     """A valid query for the operation, with ``name`` set to ``value`` (raw, URL-encoded)."""
     names = [p["name"] for p in parameters if p["in"] == "query"]
-    values = {n: QUERY_VALUES[n] for n in names if n != "window_hours"}
+    values = {
+        n: QUERY_VALUES_BY_PATH.get((path, n), QUERY_VALUES[n])
+        for n in names
+        if n != "window_hours"
+    }
     if name == "window_hours":
         values.pop("start", None)
         values.pop("end", None)

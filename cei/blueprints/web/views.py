@@ -1,31 +1,20 @@
-"""Sign-up, login, logout and the signed-in home page."""
+"""Sign-up, login and logout pages."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy.exc import IntegrityError
 
 from cei.blueprints.auth.resources import login_limit, signup_limit
+from cei.blueprints.web.blueprint import bp
 from cei.blueprints.web.forms import LoginForm, LogoutForm, SignupForm
 from cei.extensions import db, limiter, login_manager
-from cei.models import User
 from cei.services import accounts
 from cei.services.errors import ServiceError
-
-bp = Blueprint("web", __name__)
-login_manager.login_view = "web.login"
-login_manager.login_message_category = "info"
 
 
 @login_manager.user_loader
 def load_user(session_id):
     """Load the session's user unless the session predates a logout or password change."""
-    user_id, _, version = session_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_version != int(version):
-        return None
-    return user
+    return accounts.load_session_user(session_id)
 
 
 @bp.app_context_processor
@@ -36,15 +25,7 @@ def inject_logout_form():
 def _safe_next(target):
     if target and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("web.home")
-
-
-@bp.route("/")
-def index():
-    """Send visitors to their home page or to the login page."""
-    if current_user.is_authenticated:
-        return redirect(url_for("web.home"))
-    return redirect(url_for("web.login"))
+    return url_for("web.dashboard")
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -61,14 +42,13 @@ def signup():
                 form.full_name.data,
             )
             db.session.commit()
-        except (ServiceError, IntegrityError) as exc:
+        except ServiceError as exc:
             db.session.rollback()
-            message = exc.message if isinstance(exc, ServiceError) else "Email already in use"
-            form.email.errors.append(message)
+            form.email.errors.append(exc.message)
         else:
             login_user(user)
-            flash("Welcome to CEI — your organization is ready.", "success")
-            return redirect(url_for("web.home"))
+            flash("Welcome to CEI — your organization is ready. Connect your first meter below.")
+            return redirect(url_for("web.dashboard"))
     status = 422 if request.method == "POST" else 200
     return render_template("auth/signup.html", form=form), status
 
@@ -104,7 +84,6 @@ def logout():
 
 
 @bp.route("/home")
-@login_required
 def home():
-    """The signed-in home page."""
-    return render_template("home.html", user=current_user, organization=current_user.organization)
+    """The former home page: the dashboard now."""
+    return redirect(url_for("web.dashboard"), code=301)

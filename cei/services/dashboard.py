@@ -1,0 +1,587 @@
+"""The web app's read model: what the dashboard, the sites list and the site view show.
+
+Everything here comes from the read services (``readings``, ``coverage``) at the level of
+their public functions, so it follows them when they switch to rollups. The analytics
+figures (baseline, deviation, forecast band, alerts, opportunities, kgCO₂e) have their own
+slots, :class:`SiteAnalytics` and :class:`PortfolioAnalytics`, filled by
+:func:`load_site_analytics` (the site view), :func:`load_sites_analytics` (every site's KPIs
+for the lists) and :func:`load_portfolio_analytics`, with :func:`list_alerts`,
+:func:`change_alert` and :func:`list_report_documents` beside them; until the analytics
+engine is wired in they stay empty and the pages say what is missing.
+"""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from cei.extensions import db
+from cei.models import Meter, readings
+from cei.services import coverage as coverage_service
+from cei.services import sites as site_service
+from cei.services.errors import NotFound
+from cei.services.export import FORMULA_STARTS
+from cei.services.readings import ReadScope, series, summarize
+from cei.services.windows import HOUR, Window, last_hours, utcnow
+
+DAY_HOURS = 24
+WEEK_HOURS = 7 * 24
+
+
+@dataclass(frozen=True)
+class Energy:
+    """An amount of energy with what it costs (and, once known, what it emits)."""
+
+    kwh: float | None
+    cost: float | None
+    # ANALYTICS SLOT: kgCO₂e for the same energy (emission factor: org default, site override).
+    kgco2e: float | None = None
+
+
+@dataclass
+class SiteAnalytics:
+    """ANALYTICS SLOT for one site: every field stays None / empty until analytics fill it.
+
+    Series are lists of kWh aligned with the hourly points of the site view's charts
+    (``None`` where there is no value).
+    """
+
+    baseline_24h_kwh: float | None = None
+    baseline_7d_kwh: float | None = None
+    deviation_24h_pct: float | None = None
+    deviation_7d_pct: float | None = None
+    baseline_24h: list | None = None
+    baseline_7d: list | None = None
+    # The next 24 hours after the 24 h chart: {"ts": [epoch…], "value": [...],
+    # "lower": [...], "upper": [...]}.
+    forecast_24h: dict | None = None
+    # The baseline/forecast card: method name, fit quality ({"cv_rmse": %, "nmbe": %}), and
+    # whether the baseline is still warming up (too little history), with the days it has.
+    baseline_method: str | None = None
+    fit_quality: dict | None = None
+    warming_up: bool | None = None
+    history_days: float | None = None
+    open_alerts: int | None = None
+    # The site's open alerts, as :func:`list_alerts` gives them.
+    alerts: list = field(default_factory=list)
+    # Dicts with at least: title, kwh_per_year, cost_per_year, method (how it was estimated).
+    opportunities: list = field(default_factory=list)
+    kgco2e_24h: float | None = None
+    kgco2e_7d: float | None = None
+
+    @property
+    def available(self):
+        """Tell whether analytics have produced a baseline for this site yet."""
+        return self.baseline_24h_kwh is not None
+
+
+@dataclass
+class PortfolioAnalytics:
+    """ANALYTICS SLOT for the whole organization: stays empty until analytics fill it."""
+
+    open_alerts: int | None = None
+    baseline_7d: list | None = None
+    kgco2e_24h: float | None = None
+    kgco2e_7d: float | None = None
+    opportunities_cost_per_year: float | None = None
+
+
+@dataclass
+class SiteRow:
+    """One site as the dashboard and the sites list show it."""
+
+    site: object
+    currency: str
+    tariff_per_kwh: float
+    last_24h: Energy
+    last_7d: Energy
+    coverage_24h_pct: float | None
+    coverage_7d_pct: float | None
+    last_reading: int | None
+    meter_count: int
+    summed_without_main: bool
+    analytics: SiteAnalytics
+    hourly_7d: list = field(default_factory=list, repr=False)
+
+    @property
+    def has_data(self):
+        """Tell whether the site has ever reported a reading."""
+        return self.last_reading is not None
+
+
+@dataclass
+class Portfolio:
+    """The organization's sites with their figures, totals and the last 7 days' chart."""
+
+    organization: object
+    rows: list
+    last_24h: Energy
+    last_7d: Energy
+    # {"timezone", "ts": [epoch hour starts], "values": [kWh or None]}, None when not built.
+    chart_7d: dict | None
+    analytics: PortfolioAnalytics
+
+    @property
+    def has_sites(self):
+        """Tell whether the organization has any site."""
+        return bool(self.rows)
+
+    @property
+    def has_data(self):
+        """Tell whether any site has reported a reading."""
+        return any(row.has_data for row in self.rows)
+
+
+@dataclass
+class MeterRow:
+    """A meter of the site view: its coverage, last reading and whether it counts in the total."""
+
+    meter: object
+    coverage_24h_pct: float | None
+    coverage_7d_pct: float | None
+    received_7d: int
+    expected_7d: int
+    last_reading: int | None
+    counted: bool
+
+
+@dataclass
+class SiteOverview:
+    """Everything the site view shows."""
+
+    site: object
+    currency: str
+    tariff_per_kwh: float
+    last_24h: Energy
+    last_7d: Energy
+    previous_7d: Energy
+    change_7d_pct: float | None
+    coverage_24h_pct: float | None
+    coverage_7d_pct: float | None
+    last_reading: int | None
+    chart_24h: dict
+    chart_7d: dict
+    meters: list
+    summed_without_main: bool
+    analytics: SiteAnalytics
+
+    @property
+    def has_data(self):
+        """Tell whether the site has ever reported a reading."""
+        return self.last_reading is not None
+
+
+def load_site_analytics(site, now=None):
+    """ANALYTICS SLOT: return the site's analytics figures (empty until the engine is wired).
+
+    The lead fills this from the analytics service at merge; callers only read the fields
+    of :class:`SiteAnalytics`.
+    """
+    return SiteAnalytics()
+
+
+def load_sites_analytics(organization, sites, now=None):
+    """ANALYTICS SLOT: return ``{site.id: SiteAnalytics}`` for many sites in one go.
+
+    For the dashboard, the sites list and the reports table, which need each site's KPIs
+    (baseline and deviation, open alerts, kgCO₂e) but not its series; a site left out gets
+    an empty :class:`SiteAnalytics`. Empty until the engine is wired.
+    """
+    return {}
+
+
+def load_portfolio_analytics(organization, rows, now=None):
+    """ANALYTICS SLOT: return the organization-wide analytics figures (empty until wired)."""
+    return PortfolioAnalytics()
+
+
+def _energy(kwh, tariff):
+    return Energy(kwh=kwh, cost=None if kwh is None else kwh * tariff)
+
+
+def _total_scope(site, meters):
+    return ReadScope(site, None, site_service.totals_meters(site, meters))
+
+
+def _summed_without_main(meters):
+    return len(meters) > 1 and not any(meter.is_main for meter in meters)
+
+
+def _epoch(iso):
+    """Epoch seconds of an ISO 8601 UTC stamp from the read services (None stays None)."""
+    if iso is None:
+        return None
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+def last_readings(meter_pks):
+    """Return ``{meter_pk: epoch seconds of its latest reading}`` for meters that have one.
+
+    One statement whatever the number of meters: a primary-key probe per meter.
+    """
+    if not meter_pks:
+        return {}
+    latest = (
+        select(func.max(readings.c.ts)).where(readings.c.meter_pk == Meter.id).scalar_subquery()
+    )
+    rows = db.session.execute(select(Meter.id, latest).where(Meter.id.in_(meter_pks)))
+    return {pk: ts for pk, ts in rows if ts is not None}
+
+
+def _latest(meters, latest_by_meter):
+    seen = [latest_by_meter[meter.id] for meter in meters if meter.id in latest_by_meter]
+    return max(seen) if seen else None
+
+
+def _kwh(summary):
+    """The total of a summary, or None when no reading fell in its window."""
+    return summary["total_value"] if summary["points"] else None
+
+
+def _hourly(scope, window):
+    """Return ``(hour starts, kWh or None)`` of ``window`` from the series service."""
+    points = series(scope, window, "hour")["points"]
+    return [_epoch(point["ts"]) for point in points], [point["value"] for point in points]
+
+
+def load_site_row(
+    site, currency, now=None, with_series=False, analytics=None, latest_by_meter=None
+):
+    """Return the dashboard figures of one site (its meters loaded with it).
+
+    ``latest_by_meter`` is :func:`last_readings` of (at least) the site's meters, when the
+    caller fetched it for many sites at once.
+    """
+    now = now or utcnow()
+    tariff, _ = site_service.effective_tariff(site)
+    meters = list(site.meters)
+    scope = _total_scope(site, meters)
+    day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
+    summary_24h, summary_7d = summarize(scope, day), summarize(scope, week)
+    last_7d = _kwh(summary_7d)
+    if latest_by_meter is None:
+        latest_by_meter = last_readings(scope.meter_pks)
+    row = SiteRow(
+        site=site,
+        currency=currency,
+        tariff_per_kwh=tariff,
+        last_24h=_energy(_kwh(summary_24h), tariff),
+        last_7d=_energy(last_7d, tariff),
+        coverage_24h_pct=summary_24h["coverage_pct"],
+        coverage_7d_pct=summary_7d["coverage_pct"],
+        last_reading=_latest(scope.meters, latest_by_meter),
+        meter_count=len(meters),
+        summed_without_main=_summed_without_main(meters),
+        analytics=analytics or SiteAnalytics(),
+    )
+    if with_series:
+        row.hourly_7d = _hourly(scope, week)[1]
+    return row
+
+
+def _sum_columns(columns):
+    """Add lists of kWh position by position; a position stays None when every list has None."""
+    totals = []
+    for values in zip(*columns, strict=True):
+        present = [value for value in values if value is not None]
+        totals.append(sum(present) if present else None)
+    return totals
+
+
+def _total(energies):
+    kwh = [energy.kwh for energy in energies if energy.kwh is not None]
+    cost = [energy.cost for energy in energies if energy.cost is not None]
+    return Energy(kwh=sum(kwh) if kwh else None, cost=sum(cost) if cost else None)
+
+
+def load_portfolio(organization, with_chart=True, now=None):
+    """Return every site of the organization with its figures, and the 7-day portfolio chart."""
+    now = now or utcnow()
+    sites = site_service.list_sites(organization)
+    analytics = load_sites_analytics(organization, sites, now)
+    rows = [
+        load_site_row(
+            site,
+            organization.currency,
+            now,
+            with_series=with_chart,
+            analytics=analytics.get(site.id),
+        )
+        for site in sites
+    ]
+    chart = None
+    if with_chart:
+        week = last_hours(WEEK_HOURS, now)
+        hours = list(range(week.start, week.end, HOUR))
+        values = _sum_columns([row.hourly_7d for row in rows]) if rows else [None] * len(hours)
+        chart = make_chart(organization.timezone, hours, {"Actual": values})
+    return Portfolio(
+        organization=organization,
+        rows=rows,
+        last_24h=_total([row.last_24h for row in rows]),
+        last_7d=_total([row.last_7d for row in rows]),
+        chart_7d=chart,
+        analytics=load_portfolio_analytics(organization, rows, now),
+    )
+
+
+def make_chart(timezone, hours, lines, band=None):
+    """Return what the charts script draws: hour starts, named lines of kWh, an optional band.
+
+    ``band`` is ``{"ts", "lower", "upper"}`` (the forecast interval) drawn after the lines.
+    """
+    return {
+        "timezone": timezone,
+        "unit": "kWh",
+        "ts": hours,
+        "lines": [{"label": label, "values": values} for label, values in lines.items()],
+        "band": band,
+        "points": len(hours),
+        "points_with_data": sum(value is not None for value in next(iter(lines.values()), [])),
+    }
+
+
+def _lines(actual, baseline):
+    lines = {"Actual": actual}
+    if baseline is not None:
+        lines["Baseline"] = baseline
+    return lines
+
+
+def _change_pct(current, previous):
+    if current is None or not previous:
+        return None
+    return 100.0 * (current - previous) / previous
+
+
+def _meter_row(meter, day_entry, week_entry, counted):
+    return MeterRow(
+        meter=meter,
+        coverage_24h_pct=day_entry["coverage_pct"],
+        coverage_7d_pct=week_entry["coverage_pct"],
+        received_7d=week_entry["received"],
+        expected_7d=week_entry["expected"],
+        last_reading=_epoch(week_entry["last_seen"]),
+        counted=counted,
+    )
+
+
+def load_site_overview(organization, site_id, now=None):
+    """Return the site view of ``site_id`` (``NotFound`` for a site not the organization's)."""
+    now = now or utcnow()
+    site = site_service.get_site(organization, site_id)
+    tariff, currency = site_service.effective_tariff(site)
+    meters = site_service.site_meters(site)
+    scope = _total_scope(site, meters)
+    day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
+    before = Window(week.start - WEEK_HOURS * HOUR, week.start, WEEK_HOURS)
+    summary_24h, summary_7d = summarize(scope, day), summarize(scope, week)
+    last_7d, previous_7d = _kwh(summary_7d), _kwh(summarize(scope, before))
+    every_meter = ReadScope(site, None, meters)
+    report_24h = coverage_service.coverage(every_meter, day)
+    report_7d = coverage_service.coverage(every_meter, week)
+    counted = {meter.id for meter in scope.meters}
+    by_id_24h = {entry["meter_id"]: entry for entry in report_24h["meters"]}
+    by_id_7d = {entry["meter_id"]: entry for entry in report_7d["meters"]}
+    meter_rows = [
+        _meter_row(meter, by_id_24h[meter.meter_id], by_id_7d[meter.meter_id], meter.id in counted)
+        for meter in meters
+    ]
+    analytics = load_site_analytics(site, now)
+    hours_24, actual_24 = _hourly(scope, day)
+    hours_7d, actual_7d = _hourly(scope, week)
+    last_seen = [row.last_reading for row in meter_rows if row.last_reading is not None]
+    return SiteOverview(
+        site=site,
+        currency=currency,
+        tariff_per_kwh=tariff,
+        last_24h=_energy(_kwh(summary_24h), tariff),
+        last_7d=_energy(last_7d, tariff),
+        previous_7d=_energy(previous_7d, tariff),
+        change_7d_pct=_change_pct(last_7d, previous_7d),
+        coverage_24h_pct=summary_24h["coverage_pct"],
+        coverage_7d_pct=summary_7d["coverage_pct"],
+        last_reading=max(last_seen) if last_seen else None,
+        chart_24h=make_chart(
+            site.timezone,
+            hours_24,
+            _lines(actual_24, analytics.baseline_24h),
+            band=analytics.forecast_24h,
+        ),
+        chart_7d=make_chart(site.timezone, hours_7d, _lines(actual_7d, analytics.baseline_7d)),
+        meters=meter_rows,
+        summed_without_main=_summed_without_main(meters),
+        analytics=analytics,
+    )
+
+
+def render_overview_csv(overview):
+    """Return the site view's 7-day hourly data as CSV text (what the charts show)."""
+    zone = ZoneInfo(overview.site.timezone)
+    chart = overview.chart_7d
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    labels = [line["label"] for line in chart["lines"]]
+    writer.writerow(
+        ["hour_start_utc", f"hour_start_local ({overview.site.timezone})"]
+        + [f"{label.lower()}_kwh" for label in labels]
+    )
+    for i, ts in enumerate(chart["ts"]):
+        moment = datetime.fromtimestamp(ts, zone)
+        values = [line["values"][i] for line in chart["lines"]]
+        writer.writerow(
+            [
+                moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                moment.isoformat(),
+            ]
+            + ["" if value is None else repr(float(value)) for value in values]
+        )
+    return out.getvalue()
+
+
+# The analytics engine's alert vocabulary (at merge: cei.models.alert.ALERT_STATUSES and
+# the transitions of cei.services.analytics.alerts); severities are cei.plugins.base's.
+ALERT_STATUSES = ("open", "ack", "resolved", "muted")
+ALERT_STATUS_LABELS = {
+    "open": "Open",
+    "ack": "Acknowledged",
+    "resolved": "Resolved",
+    "muted": "Muted",
+}
+# What a person may do with an alert in each status: (new status, button label).
+ALERT_ACTIONS = {
+    "open": (("ack", "Acknowledge"), ("resolved", "Resolve"), ("muted", "Mute")),
+    "ack": (("resolved", "Resolve"), ("muted", "Mute")),
+    "resolved": (("open", "Re-open"),),
+    "muted": (("open", "Re-open"),),
+}
+ALERT_KINDS = {
+    "deviation_24h": "Above baseline (24 h)",
+    "deviation_7d": "Above baseline (7 days)",
+    "spike": "Spike",
+    "level_shift": "Level shift",
+    "night_waste": "Night waste",
+    "weekend_waste": "Weekend waste",
+    "baseload_drift": "Base load drift",
+    "meter_silent": "Silent meter",
+    "low_coverage": "Missing data",
+}
+ALERT_CSV_COLUMNS = (
+    "id",
+    "site_id",
+    "meter_id",
+    "kind",
+    "severity",
+    "status",
+    "period_start_utc",
+    "period_end_utc",
+    "kwh_impact",
+    "cost_impact",
+    "currency",
+    "message",
+)
+
+
+def list_alerts(
+    organization, status=None, severity=None, kind=None, site_id=None, hours=None, now=None
+):
+    """ANALYTICS SLOT: return the organization's alerts matching the filters, newest first.
+
+    Empty until the analytics engine is wired in. Each alert is a dict with: id, site_id,
+    site_name, timezone, meter_id, kind, severity, status, message, period_start and
+    period_end (aware datetimes or epoch seconds), kwh_impact, cost_impact, currency,
+    co2e_kg_impact, and notes (a list of {text, created_at, author}). ``hours`` keeps the
+    alerts whose period overlaps the last ``hours`` hours.
+    """
+    return []
+
+
+def change_alert(organization, alert_id, user, status=None, note=None):
+    """ANALYTICS SLOT: move one of the organization's alerts to ``status`` and/or add a note.
+
+    Raises ``NotFound`` for an alert that is not the organization's (today: every alert),
+    and a ``ServiceError`` for a move the alert's status does not allow.
+    """
+    raise NotFound(f"Alert {alert_id} not found")
+
+
+def render_alerts_csv(alerts):
+    """Return alerts as CSV text (times in UTC; cells a spreadsheet would run are quoted)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(ALERT_CSV_COLUMNS)
+    for alert in alerts:
+        row = dict(alert)
+        for name in ("period_start", "period_end"):
+            moment = alert.get(name)
+            row[f"{name}_utc"] = None if moment is None else _utc_text(moment)
+        writer.writerow([_csv_cell(row.get(column)) for column in ALERT_CSV_COLUMNS])
+    return out.getvalue()
+
+
+def _utc_text(moment):
+    if isinstance(moment, int | float):
+        moment = datetime.fromtimestamp(moment, ZoneInfo("UTC"))
+    return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def list_report_documents(organization):
+    """REPORTS SLOT: return the generated PDF/CSV reports, newest first (none yet).
+
+    Each is a dict with at least: title, period_start, period_end, created_at, pdf_url, csv_url.
+    """
+    return []
+
+
+WEEKLY_COLUMNS = (
+    "site_id",
+    "site_name",
+    "kwh_7d",
+    "baseline_kwh_7d",
+    "deviation_pct",
+    "cost_7d",
+    "currency",
+    "open_alerts",
+    "coverage_pct",
+)
+
+
+def tabulate_week(portfolio):
+    """Return the 7-day report table (one dict per site) from a :class:`Portfolio`."""
+    return [
+        {
+            "site_id": row.site.site_id,
+            "site_name": row.site.name,
+            "kwh_7d": row.last_7d.kwh,
+            "baseline_kwh_7d": row.analytics.baseline_7d_kwh,
+            "deviation_pct": row.analytics.deviation_7d_pct,
+            "cost_7d": row.last_7d.cost,
+            "currency": row.currency,
+            "open_alerts": row.analytics.open_alerts,
+            "coverage_pct": row.coverage_7d_pct if row.has_data else None,
+        }
+        for row in portfolio.rows
+    ]
+
+
+def render_weekly_csv(rows):
+    """Return the 7-day report table as CSV text (cells a spreadsheet would run are quoted)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(WEEKLY_COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(row[column]) for column in WEEKLY_COLUMNS])
+    return out.getvalue()
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    text = str(value)
+    # A spreadsheet would run such a cell as a formula: show it as text instead.
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

@@ -1,0 +1,109 @@
+// Charts: every <div data-chart="ID"> is drawn with uPlot from the JSON in
+// <script type="application/json" id="ID">: {timezone, unit, ts: [epoch s], lines: [{label,
+// values}], band: {ts, value, lower, upper} | null}. Times are shown in the data's timezone.
+(function () {
+  "use strict";
+  var COLOURS = { Actual: "#0b6e55", Baseline: "#55606d", Forecast: "#1a56db" };
+
+  function kwh(value) {
+    if (value == null) return "—";
+    return (Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1)) + " kWh";
+  }
+
+  function formatter(timezone, parts) {
+    return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: timezone }, parts));
+  }
+
+  // Axis labels and the legend's time in the data's timezone, 24-hour clock.
+  function timeFormats(timezone) {
+    var hour = formatter(timezone, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    var day = formatter(timezone, { weekday: "short", day: "numeric", month: "short" });
+    var full = formatter(timezone, {
+      weekday: "short", day: "numeric", month: "short", year: "numeric",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
+    });
+    return {
+      ticks: function (u, splits, axisIdx, space, increment) {
+        return splits.map(function (seconds) {
+          var moment = new Date(seconds * 1e3);
+          if (increment >= 86400) return day.format(moment);
+          var time = hour.format(moment);
+          return time === "00:00" ? time + "\n" + day.format(moment) : time;
+        });
+      },
+      legend: function (u, seconds) {
+        return seconds == null ? "—" : full.format(new Date(seconds * 1e3));
+      },
+    };
+  }
+
+  function build(data) {
+    var ts = data.ts.slice();
+    var lines = data.lines.map(function (line) { return line.values.slice(); });
+    var labels = data.lines.map(function (line) { return line.label; });
+    var band = data.band;
+    if (band && band.ts && band.ts.length) {
+      // The forecast continues after the last hour shown: pad the other lines with gaps.
+      var pad = band.ts.map(function () { return null; });
+      ts = ts.concat(band.ts);
+      lines = lines.map(function (values) { return values.concat(pad); });
+      var before = data.ts.map(function () { return null; });
+      lines.push(before.concat(band.value || pad));
+      lines.push(before.concat(band.upper));
+      lines.push(before.concat(band.lower));
+      labels.push("Forecast", "Forecast upper", "Forecast lower");
+    }
+    return { ts: ts, lines: lines, labels: labels, hasBand: !!(band && band.ts && band.ts.length) };
+  }
+
+  function options(el, data, built) {
+    var formats = timeFormats(data.timezone);
+    var series = [{ label: "Time (" + data.timezone + ")", value: formats.legend }];
+    built.labels.forEach(function (label) {
+      var base = label.split(" ")[0];
+      var bound = label !== base;
+      series.push({
+        label: label + " (kWh)",
+        stroke: bound ? "rgba(26,86,219,0.35)" : (COLOURS[base] || "#333"),
+        width: bound ? 1 : 2,
+        dash: base === "Baseline" || base === "Forecast" ? [6, 4] : undefined,
+        spanGaps: false,
+        show: true,
+        value: function (u, v) { return kwh(v); },
+      });
+    });
+    var opts = {
+      width: Math.max(el.clientWidth, 240),
+      height: parseInt(el.getAttribute("data-height") || "260", 10),
+      tzDate: function (seconds) { return uPlot.tzDate(new Date(seconds * 1e3), data.timezone); },
+      series: series,
+      axes: [{ values: formats.ticks, space: 60 }, { label: "kWh", size: 60, values: function (u, splits) { return splits.map(function (v) { return v == null ? "" : v.toLocaleString(); }); } }],
+      scales: { y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
+      legend: { live: true },
+      padding: [12, 28, 0, 0],
+    };
+    if (built.hasBand) {
+      var upper = series.length - 2, lower = series.length - 1;
+      opts.bands = [{ series: [upper, lower], fill: "rgba(26,86,219,0.12)" }];
+    }
+    return opts;
+  }
+
+  function draw(el) {
+    var source = document.getElementById(el.getAttribute("data-chart"));
+    if (!source || typeof uPlot === "undefined") return;
+    var data = JSON.parse(source.textContent);
+    var built = build(data);
+    var plot = new uPlot(options(el, data, built), [built.ts].concat(built.lines), el);
+    el.setAttribute("data-points", String(data.ts.length));
+    el.setAttribute("data-points-with-data", String(data.lines.length ? data.lines[0].values.filter(function (v) { return v != null; }).length : 0));
+    el.setAttribute("data-rendered", "true");
+    if (typeof ResizeObserver !== "undefined") {
+      new ResizeObserver(function () {
+        plot.setSize({ width: Math.max(el.clientWidth, 240), height: plot.height });
+      }).observe(el);
+    }
+  }
+
+  document.querySelectorAll("[data-chart]").forEach(draw);
+})();

@@ -1,0 +1,97 @@
+"""The demo organization: three factories in three timezones, 90 days of hourly data, each
+with its story; seeding again only tops the data up."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from click.testing import CliRunner
+
+from cei.extensions import db
+from cei.services import dashboard, demo
+from cei.services.accounts import find_user_by_email
+
+
+def _mean(values):
+    values = [value for value in values if value is not None]
+    return sum(values) / len(values)
+
+
+def test_demo_data_tells_each_sites_story(app):
+    now = datetime.now(UTC)
+    with app.app_context():
+        first = demo.seed_demo(now=now - timedelta(hours=2), days=21)
+        db.session.commit()
+        assert first.created and first.failed == 0
+        # Bologna has a sub-meter: 2 meters × 21 days × 24 hours, the others 1 meter.
+        assert first.ingested == 4 * 21 * 24
+        again = demo.seed_demo(now=now, days=21)
+        db.session.commit()
+        assert not again.created and again.failed == 0
+        assert (again.ingested, again.skipped_duplicate) == (4 * 2, 4 * (21 * 24 - 2))
+
+        organization = find_user_by_email(demo.DEMO_EMAIL).organization
+        portfolio = dashboard.load_portfolio(organization, now=now)
+        zones = {row.site.site_id: row.site.timezone for row in portfolio.rows}
+        assert zones == {
+            "bologna": "Europe/Rome",
+            "chicago": "America/Chicago",
+            "osaka": "Asia/Tokyo",
+        }
+        assert all(row.coverage_24h_pct == 100.0 for row in portfolio.rows)
+        bologna = dashboard.load_site_overview(organization, "bologna", now=now)
+        assert not bologna.summed_without_main
+        assert [row.counted for row in bologna.meters] == [False, True]  # compressors, main
+
+        def local_mean(site_id, keep):
+            overview = dashboard.load_site_overview(organization, site_id, now=now)
+            zone = ZoneInfo(overview.site.timezone)
+            chart = overview.chart_7d
+            values = chart["lines"][0]["values"]
+            return _mean(
+                [
+                    v
+                    for ts, v in zip(chart["ts"], values, strict=True)
+                    if keep(datetime.fromtimestamp(ts, zone))
+                ]
+            )
+
+        def weekday_night(moment):
+            return moment.weekday() < 5 and (moment.hour < 6 or moment.hour >= 20)
+
+        def weekend(moment):
+            return moment.weekday() >= 5
+
+        # Night waste in Bologna, weekend waste in Chicago, Osaka well run.
+        assert local_mean("bologna", weekday_night) > 2 * local_mean("osaka", weekday_night)
+        assert local_mean("chicago", weekend) > 2.5 * local_mean("chicago", weekday_night)
+        assert local_mean("osaka", weekend) < 1.2 * local_mean("osaka", weekday_night)
+
+
+def test_cei_demo_prints_the_login(app):
+    runner = CliRunner()
+    from cei.cli import demo as demo_command
+
+    with app.app_context():
+        result = runner.invoke(demo_command, catch_exceptions=False)
+    assert result.exit_code == 0
+    assert f"demo login: {demo.DEMO_EMAIL} / {demo.DEMO_PASSWORD}" in result.output
+    assert "demo organization created" in result.output
+
+
+def test_the_demo_in_the_browser(web_app, live_url, page, shoot):
+    with web_app.app_context():
+        demo.seed_demo()
+        db.session.commit()
+    page.goto(live_url + "/login")
+    page.fill("#email", demo.DEMO_EMAIL)
+    page.fill("#password", demo.DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector('#portfolio-7d[data-rendered="true"]')
+    assert page.locator("[data-sites-table] tbody tr").count() == 3
+    shoot(page, "dashboard")
+    for site_id in ("bologna", "chicago", "osaka"):
+        page.goto(f"{live_url}/sites/{site_id}")
+        page.wait_for_selector('#chart-7d[data-rendered="true"]')
+        assert page.get_attribute("#chart-24h", "data-points-with-data") == "24"
+        shoot(page, site_id)
+    page.problems.check()

@@ -25,6 +25,7 @@ from cei.services import sites as site_service
 from cei.services.errors import NotFound
 from cei.services.export import FORMULA_STARTS
 from cei.services.readings import ReadScope, series, summarize
+from cei.services.reports import jobs as report_jobs
 from cei.services.windows import HOUR, Window, last_hours, utcnow
 
 DAY_HOURS = 24
@@ -528,12 +529,9 @@ def _utc_text(moment):
     return moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def list_report_documents(organization):
-    """REPORTS SLOT: return the generated PDF/CSV reports, newest first (none yet).
-
-    Each is a dict with at least: title, period_start, period_end, created_at, pdf_url, csv_url.
-    """
-    return []
+def list_report_documents(organization, limit=50):
+    """Return the organization's 7-day reports (rows of ``reports``), newest first."""
+    return report_jobs.list_reports(organization, limit=limit)
 
 
 WEEKLY_COLUMNS = (

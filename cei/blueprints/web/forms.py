@@ -7,6 +7,7 @@ from zoneinfo import available_timezones
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    DateField,
     EmailField,
     FloatField,
     PasswordField,
@@ -221,4 +222,19 @@ class UploadForm(CeiForm):
             SelectChoice("update", "Replace it"),
         ],
         default="reject",
+    )
+
+
+class ReportForm(CeiForm):
+    """Generate a 7-day report of one site or of the whole portfolio."""
+
+    site_id = SelectField(
+        "Report on",
+        choices=[],
+        description="One site, or every site with the totals first.",
+    )
+    period_end = DateField(
+        "Last day",
+        validators=[Optional()],
+        description="The report covers the 7 days ending on this day (default: yesterday).",
     )

@@ -1,12 +1,31 @@
-"""Reports: the 7-day table per site with CSV export, and the generated reports; an upgrade
-notice when the plan lacks reports."""
+"""Reports: the 7-day table per site with CSV export, and the PDF/CSV reports (generate,
+status, download); an upgrade notice when the plan lacks reports."""
 
-from flask import Response, abort, render_template
-from flask_login import login_required
+from flask import Response, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from cei.blueprints.web.access import organization
 from cei.blueprints.web.blueprint import bp
+from cei.blueprints.web.forms import ReportForm
+from cei.extensions import db
 from cei.services import dashboard
+from cei.services import sites as site_service
+from cei.services.errors import NotFound, ServiceError
+from cei.services.reports import jobs as report_jobs
+from cei.services.reports.naming import file_name
+from cei.tasks import reports as report_tasks
+
+PORTFOLIO = SelectChoice("", "Whole portfolio")
+
+
+def _report_form(org):
+    form = ReportForm()
+    form.site_id.choices = [PORTFOLIO] + [
+        SelectChoice(site.site_id, f"{site.name} ({site.site_id})")
+        for site in site_service.list_sites(org)
+    ]
+    return form
 
 
 @bp.route("/reports")
@@ -15,10 +34,75 @@ def reports():
     """The 7-day table per site and the generated reports, unless the plan lacks them."""
     org = organization()
     rows = documents = []
+    form = None
     if org.enable_reports:
         rows = dashboard.tabulate_week(dashboard.load_portfolio(org, with_chart=False))
         documents = dashboard.list_report_documents(org)
-    return render_template("web/reports.html", organization=org, rows=rows, documents=documents)
+        form = _report_form(org)
+    pending = any(document.status in report_jobs.PENDING for document in documents)
+    return render_template(
+        "web/reports.html",
+        organization=org,
+        rows=rows,
+        documents=documents,
+        form=form,
+        pending=pending,
+        file_name=file_name,
+    )
+
+
+@bp.route("/reports/generate", methods=["POST"])
+@login_required
+def generate_report():
+    """Queue a 7-day report of a site or of the portfolio, then back to the reports page."""
+    org = organization()
+    if not org.enable_reports:
+        abort(403)
+    form = _report_form(org)
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return redirect(url_for("web.reports"))
+    try:
+        report = report_jobs.request_report(
+            org,
+            site_id=form.site_id.data or None,
+            period_end=form.period_end.data,
+            user=current_user,
+        )
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("web.reports"))
+    report_tasks.hand_over(current_app._get_current_object(), [report.id])
+    flash(
+        f"Report queued: {'site ' + report.site_id if report.site_id else 'portfolio'}, "
+        f"{report.period_first:%d %b} – {report.period_last:%d %b %Y}.",
+        "success",
+    )
+    return redirect(url_for("web.reports"))
+
+
+@bp.route("/reports/<int:report_id>/<any(pdf, csv):kind>")
+@login_required
+def download_report(report_id, kind):
+    """Download a generated report as PDF or CSV."""
+    org = organization()
+    if not org.enable_reports:
+        abort(403)
+    try:
+        report = report_jobs.get_report(org, report_id)
+        content, media_type = report_jobs.report_file(report, kind)
+    except NotFound:
+        abort(404)
+    except ServiceError:
+        abort(409)
+    response = Response(content, mimetype=media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{file_name(report, kind)}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/reports/weekly.csv")

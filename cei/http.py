@@ -184,7 +184,12 @@ class IdConverter(IntegerConverter):
 
 def register(app):
     """Install the converters and request hooks on ``app`` (before any route is added)."""
+    from cei import headers, ratelimits, sessions
+
     app.url_map.converters["int"] = IdConverter
+    sessions.register(app)
+    headers.register(app)
+    ratelimits.register(app)
     app.before_request(assign_request_id)
     app.before_request(refuse_unstorable_parameters)
     app.before_request(parse_json_body)

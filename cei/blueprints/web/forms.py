@@ -2,9 +2,17 @@
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from cei.services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from cei.services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_weakness
+
+
+def hard_to_guess(form, field):
+    """Refuse common and easily guessed passwords, saying why (the sign-up service's rule)."""
+    related = [getattr(form, name).data for name in ("email", "full_name", "organization_name")]
+    weakness = password_weakness(field.data or "", related)
+    if weakness:
+        raise ValidationError(weakness)
 
 
 class SignupForm(FlaskForm):
@@ -15,7 +23,11 @@ class SignupForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField(
         "Password",
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
+            hard_to_guess,
+        ],
     )
 
 

@@ -4,10 +4,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from cei.blueprints.auth.resources import login_limit, signup_limit
 from cei.blueprints.web.forms import LoginForm, LogoutForm, SignupForm
-from cei.extensions import db, limiter, login_manager
+from cei.extensions import db, login_manager
 from cei.models import User
+from cei.ratelimits import limit_login, limit_signup
 from cei.services import accounts
 from cei.services.errors import ServiceError
 
@@ -48,7 +48,7 @@ def index():
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(signup_limit, methods=["POST"])
+@limit_signup
 def signup():
     """Create an organization and its admin, then sign in."""
     form = SignupForm()
@@ -74,7 +74,7 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@limit_login
 def login():
     """Sign in with email and password."""
     form = LoginForm()

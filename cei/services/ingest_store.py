@@ -221,6 +221,12 @@ class SqliteStore(_Store):
         "SELECT key, meter_pk, ts, value FROM ingest_keys "
         "WHERE organization_id = ? AND key BETWEEN ? AND ? LIMIT ?"
     )
+    # {marks}: a run of "?" placeholders, one per bound value.
+    PROBE_READINGS = "SELECT ts, value FROM readings WHERE meter_pk = ? AND ts IN ({marks})"
+    PROBE_KEYS = (
+        "SELECT key, meter_pk, ts, value FROM ingest_keys "
+        "WHERE organization_id = ? AND key IN ({marks})"
+    )
 
     def _many(self, statement, rows):
         return self.connection.exec_driver_sql(statement, rows).rowcount
@@ -279,10 +285,7 @@ class SqliteStore(_Store):
                 rows = []
                 for part in chunks(sorted(stamps)):
                     marks = ",".join("?" * len(part))
-                    rows += self._fetch(
-                        f"SELECT ts, value FROM readings WHERE meter_pk = ? AND ts IN ({marks})",
-                        (meter_pk, *part),
-                    )
+                    rows += self._fetch(self.PROBE_READINGS.format(marks=marks), (meter_pk, *part))
             found[meter_pk] = rows
         return found
 
@@ -296,11 +299,7 @@ class SqliteStore(_Store):
         rows = []
         for part in chunks(keys):
             marks = ",".join("?" * len(part))
-            rows += self._fetch(
-                "SELECT key, meter_pk, ts, value FROM ingest_keys "
-                f"WHERE organization_id = ? AND key IN ({marks})",
-                (organization_id, *part),
-            )
+            rows += self._fetch(self.PROBE_KEYS.format(marks=marks), (organization_id, *part))
         return rows
 
     def insert_keys(self, organization_id, rows):

@@ -153,9 +153,9 @@ def apply_security_settings(config):
     Redis when it is configured, with short timeouts so a dead Redis costs little before
     Flask-Limiter falls back to per-process limits.
     """
-    production = config.get("CEI_ENV") == "production"
-    config.setdefault("SESSION_COOKIE_SECURE", production)
-    config.setdefault("REMEMBER_COOKIE_SECURE", production)
+    if config.get("CEI_ENV") == "production":
+        config["SESSION_COOKIE_SECURE"] = True
+        config["REMEMBER_COOKIE_SECURE"] = True
     lifetime = timedelta(seconds=config["SESSION_ABSOLUTE_TIMEOUT"])
     config["PERMANENT_SESSION_LIFETIME"] = lifetime
     config["REMEMBER_COOKIE_DURATION"] = lifetime

@@ -153,7 +153,8 @@ def refuse_after_bad_tokens():
 
     reset_at = _with_strategy(exhausted)
     if reset_at is not None:
-        retry_after = max(1, math.ceil(reset_at - time.time()))
+        longest = max(item.get_expiry() for item in items)
+        retry_after = max(1, min(math.ceil(reset_at - time.time()), longest))
         api_abort(
             429,
             "TOO_MANY_BAD_TOKENS",
@@ -180,7 +181,8 @@ def _retry_after(error):
     current = limiter.current_limit
     try:
         if current is not None and current.breached:
-            return max(1, math.ceil(current.reset_at - time.time()))
+            remaining = math.ceil(current.reset_at - time.time())
+            return max(1, min(remaining, current.limit.get_expiry()))
     except Exception:  # noqa: BLE001  (storage gone mid-request: the window is the bound)
         log.warning("rate limit storage unavailable while answering 429")
     return error.limit.limit.get_expiry()

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from tests.conftest import _empty_tables
+
 STRONG_SECRET = "Zq8-" + "k1Lm9Pq2Rs3Tu4Vw5Xy6" * 2
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
@@ -22,6 +24,19 @@ def csrf_token_from_docs(client):
     match = CSRF_META.search(page.get_data(as_text=True))
     assert match, "the /docs page carries no csrf-token meta tag"
     return match.group(1)
+
+
+@pytest.fixture
+def fresh_app(make_app):
+    """Return a factory of apps (``make_app``'s config) on an emptied database."""
+
+    def factory(**config):
+        application = make_app(**config)
+        with application.app_context():
+            _empty_tables()
+        return application
+
+    return factory
 
 
 @pytest.fixture

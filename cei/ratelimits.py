@@ -205,5 +205,10 @@ def rate_limited(error):
 
 
 def register(app):
-    """Answer every breached limit with :func:`rate_limited`."""
+    """Answer every breached limit with :func:`rate_limited`.
+
+    The limiter is one object for the process, bound again by every app: a new app starts
+    trusting its (new) storage again, rather than a storage an earlier app found dead.
+    """
     app.register_error_handler(RateLimitExceeded, rate_limited)
+    limiter._storage_dead = False

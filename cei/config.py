@@ -19,6 +19,7 @@ ENV_KEYS = {
     "JOBS_INLINE": "JOBS_INLINE",
     "SESSION_IDLE_TIMEOUT": "SESSION_IDLE_TIMEOUT",
     "SESSION_ABSOLUTE_TIMEOUT": "SESSION_ABSOLUTE_TIMEOUT",
+    "TRUSTED_PROXIES": "TRUSTED_PROXIES",
 }
 
 INT_KEYS = {
@@ -26,6 +27,7 @@ INT_KEYS = {
     "MAX_CONTENT_LENGTH",
     "SESSION_IDLE_TIMEOUT",
     "SESSION_ABSOLUTE_TIMEOUT",
+    "TRUSTED_PROXIES",
 }
 BOOL_KEYS = {"JOBS_INLINE"}
 
@@ -53,6 +55,9 @@ class DefaultConfig:
     # login whatever happens (seconds); "remember me" keeps it across browser restarts.
     SESSION_IDLE_TIMEOUT = 8 * 3600
     SESSION_ABSOLUTE_TIMEOUT = 7 * 24 * 3600
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed
+    # (0: none). Rate limits per address and the same-origin check depend on it.
+    TRUSTED_PROXIES = 0
     # zxcvbn's 0-4 scale: 2 refuses common, breached-list and keyboard-pattern passwords.
     PASSWORD_MIN_SCORE = 2
     # Rate limits (Flask-Limiter syntax); "per account" counts per e-mail address.

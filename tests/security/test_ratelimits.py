@@ -184,3 +184,18 @@ def test_limits_live_in_redis(fresh_app, redis_url):
     # Memory storage starts over with a new process: the count above was Redis's.
     memory = fresh_app(LOGIN_RATE_LIMIT="3 per minute").test_client()
     assert failed_login(memory, "shared@example.com").status_code == 401
+
+
+def test_behind_a_trusted_proxy_limits_count_the_forwarded_address(fresh_app):
+    app = fresh_app(TRUSTED_PROXIES=1, LOGIN_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+
+    def attempt(forwarded_for):
+        return client.post(
+            LOGIN,
+            json={"email": "p@example.com", "password": "not the password"},
+            headers={"X-Forwarded-For": forwarded_for},
+        )
+
+    assert [attempt("203.0.113.7").status_code for _ in range(3)] == [401, 401, 429]
+    assert attempt("198.51.100.9").status_code == 401

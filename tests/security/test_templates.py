@@ -37,3 +37,12 @@ def test_template_follows_the_policy(path):
 
 def test_there_are_templates_to_check():
     assert len(TEMPLATE_FILES) >= 4
+
+
+POST_FORM = re.compile(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", re.IGNORECASE | re.DOTALL)
+
+
+@pytest.mark.parametrize("path", TEMPLATE_FILES, ids=lambda path: str(path.relative_to(TEMPLATES)))
+def test_every_post_form_carries_a_csrf_token(path):
+    for body in POST_FORM.findall(path.read_text(encoding="utf-8")):
+        assert "csrf_token" in body, body[:200]

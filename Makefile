@@ -4,6 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# gunicorn's access log without the query string (%(U)s is the path alone): a token sent
+# as ?access_token=… must not land in a log. tests/security/test_server.py runs this line.
+ACCESS_LOG_FORMAT := '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%({x-request-id}o)s"'
 
 .PHONY: run test lint bench clean
 
@@ -23,7 +26,7 @@ run: $(VENV)/.installed
 	$(VENV)/bin/cei demo
 	@echo "CEI is serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs)"
 	$(VENV)/bin/gunicorn --workers 1 --threads 8 --bind $(HOST):$(PORT) \
-		--access-logfile - --timeout 120 wsgi:app
+		--access-logfile - --access-logformat $(ACCESS_LOG_FORMAT) --timeout 120 wsgi:app
 
 ## test: install the dev extra and run the whole suite
 test: $(VENV)/.dev-installed
@@ -32,6 +35,7 @@ test: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check cei client tests bench wsgi.py
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/bandit -q -r cei -ll
 
 ## bench: print ingestion, upload and read figures (SQLite and the local PostgreSQL)
 bench: $(VENV)/.dev-installed

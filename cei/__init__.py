@@ -27,6 +27,7 @@ def create_app(config=None):
     if config:
         app.config.update(config)
     cei_config.check_secret_key(app.config)
+    cei_config.apply_security_settings(app.config)
     _configure_database(app)
     _configure_logging(app)
 
@@ -34,7 +35,6 @@ def create_app(config=None):
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     limiter.init_app(app)
     api.init_app(app)
 

@@ -9,7 +9,7 @@ from flask_smorest import Api
 from flask_smorest import abort as smorest_abort
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 log = logging.getLogger("cei.api")
 
@@ -78,6 +78,8 @@ def error_envelope(error):
         payload["detail"] = detail
     if status == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        headers.setdefault("Allow", ", ".join(error.valid_methods))
     return payload, status, headers
 
 

@@ -4,6 +4,7 @@
 import json
 import os
 import secrets
+from datetime import timedelta
 
 DEV_SECRET_KEY = "cei-dev-secret-key-change-me"
 
@@ -21,9 +22,18 @@ ENV_KEYS = {
     "ANALYTICS_PARAMS": "ANALYTICS_PARAMS",
     "ANALYTICS_BACKGROUND": "ANALYTICS_BACKGROUND",
     "INGEST_SHORTCUTS": "INGEST_SHORTCUTS",
+    "SESSION_IDLE_TIMEOUT": "SESSION_IDLE_TIMEOUT",
+    "SESSION_ABSOLUTE_TIMEOUT": "SESSION_ABSOLUTE_TIMEOUT",
+    "TRUSTED_PROXIES": "TRUSTED_PROXIES",
 }
 
-INT_KEYS = {"ACCESS_TOKEN_TTL", "MAX_CONTENT_LENGTH"}
+INT_KEYS = {
+    "ACCESS_TOKEN_TTL",
+    "MAX_CONTENT_LENGTH",
+    "SESSION_IDLE_TIMEOUT",
+    "SESSION_ABSOLUTE_TIMEOUT",
+    "TRUSTED_PROXIES",
+}
 BOOL_KEYS = {"JOBS_INLINE", "INGEST_SHORTCUTS", "ANALYTICS_BACKGROUND"}
 JSON_KEYS = {"ANALYTICS_PARAMS"}
 
@@ -64,8 +74,24 @@ class DefaultConfig:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # A signed-in web session ends after this long without a request, and this long after
+    # login whatever happens (seconds); "remember me" keeps it across browser restarts.
+    SESSION_IDLE_TIMEOUT = 8 * 3600
+    SESSION_ABSOLUTE_TIMEOUT = 7 * 24 * 3600
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed
+    # (0: none). Rate limits per address and the same-origin check depend on it.
+    TRUSTED_PROXIES = 0
+    # zxcvbn's 0-4 scale: 2 refuses common, breached-list and keyboard-pattern passwords.
+    PASSWORD_MIN_SCORE = 2
+    # Rate limits (Flask-Limiter syntax); "per account" counts per e-mail address.
     LOGIN_RATE_LIMIT = "20 per minute"
+    LOGIN_ACCOUNT_RATE_LIMIT = "10 per minute;50 per hour"
     SIGNUP_RATE_LIMIT = "10 per minute"
+    SIGNUP_ACCOUNT_RATE_LIMIT = "5 per hour"
+    TOKEN_CREATE_RATE_LIMIT = "30 per hour"
+    INGEST_RATE_LIMIT = "6000 per minute"
+    BAD_TOKEN_RATE_LIMIT = "30 per minute"
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_KEY_PREFIX = "cei-limits"
@@ -130,13 +156,48 @@ def check_secret_key(config):
     """Refuse a weak secret key in production; invent a random one for throwaway runs."""
     key = config.get("SECRET_KEY")
     if config.get("CEI_ENV") == "production":
-        if not key or key == DEV_SECRET_KEY or len(key) < 32:
+        if not _strong_secret(key):
             raise RuntimeError(
                 "CEI_SECRET_KEY must be set to a random string of at least 32 characters "
-                "when CEI_ENV=production"
+                "when CEI_ENV=production (e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
             )
     elif not key:
         config["SECRET_KEY"] = secrets.token_urlsafe(32)
+
+
+def _strong_secret(key):
+    """At least 32 characters, not the development key, not a run of a few repeated ones."""
+    return (
+        isinstance(key, str)
+        and len(key) >= 32
+        and key != DEV_SECRET_KEY
+        and len(set(key)) >= MIN_SECRET_DISTINCT_CHARACTERS
+    )
+
+
+MIN_SECRET_DISTINCT_CHARACTERS = 12
+
+
+def apply_security_settings(config):
+    """Derive the cookie, session and rate-limit storage settings from the others.
+
+    Production cookies are ``Secure`` (and HSTS is sent, see :mod:`cei.headers`); a
+    "remember me" session lasts at most the absolute session timeout. Rate limits live in
+    Redis when it is configured, with short timeouts so a dead Redis costs little before
+    Flask-Limiter falls back to per-process limits.
+    """
+    if config.get("CEI_ENV") == "production":
+        config["SESSION_COOKIE_SECURE"] = True
+        config["REMEMBER_COOKIE_SECURE"] = True
+    lifetime = timedelta(seconds=config["SESSION_ABSOLUTE_TIMEOUT"])
+    config["PERMANENT_SESSION_LIFETIME"] = lifetime
+    config["REMEMBER_COOKIE_DURATION"] = lifetime
+    storage = config.setdefault("RATELIMIT_STORAGE_URI", config.get("REDIS_URL") or "memory://")
+    if storage.startswith(("redis://", "rediss://")):
+        config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+        )
 
 
 def sqlite_url(instance_path):

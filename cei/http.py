@@ -12,6 +12,7 @@ import uuid
 from flask import abort, g, request
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import BadRequest, ServiceUnavailable, UnprocessableEntity
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from cei.api import api_abort, error_envelope, is_api_request
@@ -184,7 +185,15 @@ class IdConverter(IntegerConverter):
 
 def register(app):
     """Install the converters and request hooks on ``app`` (before any route is added)."""
+    from cei import headers, ratelimits, sessions
+
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.url_map.converters["int"] = IdConverter
+    sessions.register(app)
+    headers.register(app)
+    ratelimits.register(app)
     app.before_request(assign_request_id)
     app.before_request(refuse_unstorable_parameters)
     app.before_request(parse_json_body)

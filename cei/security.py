@@ -3,15 +3,25 @@
 A caller is a user (web session or signed access token) or a machine (integration token).
 ``authenticated(...)`` resolves it into a :class:`Principal` on ``g.principal``, checks the
 scope or role the endpoint needs, and documents the security scheme in OpenAPI.
+
+A bearer token can do anything its scopes allow. The session cookie alone only reads: a
+request that changes state with it must also carry the session's CSRF token in the
+``X-CSRFToken`` header (which ``/docs`` sends, see ``cei/static/swagger-init.js``), so
+another site cannot use a signed-in browser's cookie. Wrong bearer tokens are counted per
+address (:func:`cei.ratelimits.refuse_after_bad_tokens`).
 """
 
 import functools
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from flask import g, request
 from flask_login import current_user
 from flask_smorest import Blueprint
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
 
+from cei import ratelimits
 from cei.api import api_abort
 from cei.models import IntegrationToken, Organization, User
 from cei.models.integration_token import SCOPES
@@ -19,6 +29,8 @@ from cei.services.accounts import AccessTokenError, user_for_access_token
 from cei.services.tokens import TOKEN_PREFIX, find_token_with_organization, touch_token
 
 SECURITY_DOC = [{"bearerAuth": []}, {"sessionCookie": []}]
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
 
 
 @dataclass
@@ -41,7 +53,9 @@ class Principal:
         return "integration_token" if self.token is not None else "user"
 
 
-def _unauthorized(code, message):
+def _unauthorized(code, message, bad_token=True):
+    if bad_token:
+        ratelimits.count_bad_token()
     api_abort(401, code, message, headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -50,9 +64,33 @@ def _bearer_token():
     scheme, _, value = header.partition(" ")
     if not header:
         return None
+    ratelimits.refuse_after_bad_tokens()
     if scheme.lower() != "bearer" or not value.strip():
         _unauthorized("TOKEN_INVALID", "Authorization header must be 'Bearer <token>'")
     return value.strip()
+
+
+def _check_cookie_request():
+    """Let the session cookie change state only with the CSRF header, from this origin."""
+    if request.method in SAFE_METHODS:
+        return
+    origin = request.headers.get("Origin")
+    if origin and urlsplit(origin).netloc != request.host:
+        api_abort(
+            403, "CROSS_ORIGIN", "Cross-origin requests must authenticate with a bearer token"
+        )
+    token = next((request.headers[name] for name in CSRF_HEADERS if name in request.headers), "")
+    if not token:
+        api_abort(
+            403,
+            "CSRF_REQUIRED",
+            "A request authenticated by the session cookie needs the X-CSRFToken header; "
+            "or send 'Authorization: Bearer <token>'",
+        )
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        api_abort(403, "CSRF_INVALID", "The X-CSRFToken header does not match the session")
 
 
 def _principal_for_integration_token(raw):
@@ -83,9 +121,12 @@ def resolve_principal():
             except AccessTokenError as exc:
                 _unauthorized(exc.code, exc.message)
     elif current_user.is_authenticated:
+        _check_cookie_request()
         principal = _principal_for_user(current_user)
     else:
-        _unauthorized("AUTHENTICATION_REQUIRED", "Send 'Authorization: Bearer <token>'")
+        _unauthorized(
+            "AUTHENTICATION_REQUIRED", "Send 'Authorization: Bearer <token>'", bad_token=False
+        )
     g.principal = principal
     return principal
 

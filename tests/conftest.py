@@ -5,7 +5,10 @@ PostgreSQL database; Redis is used when ``CEI_TEST_REDIS_URL`` is set. With ``CI
 configured server that cannot be reached fails the run instead of skipping.
 """
 
+import logging
 import os
+import re
+import traceback
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,6 +20,48 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DATABASE_URL = os.environ.get("CEI_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("CEI_TEST_REDIS_URL")
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
+
+
+class SecretLogScanner(logging.Handler):
+    """Remember every log record that holds an integration token or a known password."""
+
+    TOKEN = re.compile(r"cei_int_[A-Za-z0-9_\-]{16,}")
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.secrets = {"correct horse battery", "a long enough password", "a brand new secret"}
+        self.leaks = []
+        self.seen = 0
+
+    def remember(self, secret):
+        """Also look for ``secret`` (a password a test used)."""
+        self.secrets.add(secret)
+
+    def emit(self, record):
+        self.seen += 1
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001  (a broken record is still scanned as written)
+            text = str(record.msg)
+        if record.exc_info and record.exc_info[1] is not None:
+            text += "\n" + "".join(traceback.format_exception(*record.exc_info))
+        if self.TOKEN.search(text) or any(secret in text for secret in self.secrets):
+            self.leaks.append(f"{record.name} {record.levelname}: {text[:300]}")
+
+
+SECRET_LOG_SCANNER = SecretLogScanner()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secret_log_scanner():
+    """Scan every log record of the whole run; fail at its end if one held a secret."""
+    root = logging.getLogger()
+    root.addHandler(SECRET_LOG_SCANNER)
+    yield SECRET_LOG_SCANNER
+    root.removeHandler(SECRET_LOG_SCANNER)
+    assert not SECRET_LOG_SCANNER.leaks, "secrets in logs:\n" + "\n".join(
+        SECRET_LOG_SCANNER.leaks[:20]
+    )
 
 
 def pytest_collection_modifyitems(items):
@@ -151,6 +196,7 @@ class ApiHelper:
         """Create an organization + admin; return the sign-up response JSON."""
         self.count += 1
         email = email or f"admin{self.count}@example.com"
+        SECRET_LOG_SCANNER.remember(password)
         response = self.client.post(
             "/api/v1/auth/signup",
             json={"email": email, "password": password, "organization_name": org},

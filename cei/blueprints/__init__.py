@@ -1,6 +1,7 @@
 """Blueprints: one folder per API area, plus the web pages."""
 
 from cei.extensions import api, csrf
+from cei.ratelimits import limit_ingestion
 
 
 def register_blueprints(app):
@@ -38,3 +39,4 @@ def register_blueprints(app):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
     app.register_blueprint(web_bp)
+    limit_ingestion(ingest_blp)

@@ -16,6 +16,7 @@ from cei.services.passwords import (
     MIN_PASSWORD_LENGTH,
     burn_verification_time,
     hash_password,
+    password_weakness,
     verify_password,
 )
 
@@ -28,8 +29,11 @@ def normalise_email(email):
     return email.strip().lower()
 
 
-def check_password_rules(password):
-    """Raise when ``password`` is too short or too long."""
+def check_password_rules(password, related=(), field="password"):
+    """Raise when ``password`` is too short, too long or too easy to guess.
+
+    ``related``: the user's e-mail and names; ``field``: the request field, for the detail.
+    """
     if not isinstance(password, str) or not (
         MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH
     ):
@@ -37,6 +41,11 @@ def check_password_rules(password):
             f"Password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
             code="INVALID_PASSWORD",
             status=422,
+        )
+    weakness = password_weakness(password, related)
+    if weakness:
+        raise ServiceError(
+            weakness, code="WEAK_PASSWORD", status=422, detail={"json": {field: [weakness]}}
         )
 
 
@@ -47,7 +56,7 @@ def find_user_by_email(email):
 
 def sign_up(email, password, organization_name, full_name=None):
     """Create a new organization and its first admin; return the user."""
-    check_password_rules(password)
+    check_password_rules(password, related=(email, organization_name, full_name))
     email = normalise_email(email)
     if find_user_by_email(email) is not None:
         raise Conflict("An account with this email already exists", code="EMAIL_TAKEN")
@@ -92,7 +101,8 @@ def change_password(user, current_password, new_password):
     """Set a new password after checking the current one; ends older sessions."""
     if not verify_password(user.password_hash, current_password):
         raise InvalidCredentials("Current password is wrong")
-    check_password_rules(new_password)
+    related = (user.email, user.full_name, user.organization.name)
+    check_password_rules(new_password, related=related, field="new_password")
     user.password_hash = hash_password(new_password)
     end_all_sessions(user)
 

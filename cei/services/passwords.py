@@ -1,13 +1,46 @@
-"""Password hashing with argon2id."""
+"""Passwords: hashing with argon2id, and refusing the easily guessed ones.
+
+Strength is zxcvbn's estimate (its frequency lists cover the common and breached passwords,
+names, words and keyboard patterns); a password scoring below ``PASSWORD_MIN_SCORE`` is
+refused with zxcvbn's reason.
+"""
 
 import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from zxcvbn import zxcvbn
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
+# zxcvbn's work grows fast with length; a strong start makes a strong password.
+STRENGTH_CHECKED_LENGTH = 64
+
+
+def password_weakness(password, related=()):
+    """Return why ``password`` is too easy to guess, or None when it is strong enough.
+
+    ``related`` are the user's own details (e-mail, names): passwords built from them are
+    weak too.
+    """
+    inputs = []
+    for value in related:
+        if isinstance(value, str) and value.strip():
+            inputs.extend(part for part in _words(value) if len(part) > 2)
+    result = zxcvbn(password[:STRENGTH_CHECKED_LENGTH], user_inputs=inputs)
+    if result["score"] >= current_app.config["PASSWORD_MIN_SCORE"]:
+        return None
+    feedback = result["feedback"]
+    reason = feedback.get("warning") or "It would be guessed quickly."
+    hints = " ".join(feedback.get("suggestions") or [])
+    return f"This password is too easy to guess. {reason} {hints}".strip()
+
+
+def _words(value):
+    for separator in "@._-+":
+        value = value.replace(separator, " ")
+    return [value.strip().lower(), *value.lower().split()]
 
 
 def _hasher():

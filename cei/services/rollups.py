@@ -347,6 +347,21 @@ def _sum_deltas(rows, offset):
     return (hours, [sums[h][0] for h in hours], [sums[h][1] for h in hours]), removed
 
 
+# Delta upserts; {name} and {key} are our own table and column names, values are parameters.
+POSTGRES_UPSERT = (
+    "INSERT INTO {name} AS r ({key}, ts, energy_mwh, readings) "
+    "SELECT * FROM unnest(%s::int4[], %s::int8[], %s::int8[], %s::int4[]) "
+    "ON CONFLICT ({key}, ts) DO UPDATE SET "
+    "energy_mwh = r.energy_mwh + excluded.energy_mwh, "
+    "readings = r.readings + excluded.readings"
+)
+SQLITE_UPSERT = (
+    "INSERT INTO {name} ({key}, ts, energy_mwh, readings) VALUES {values} "
+    "ON CONFLICT ({key}, ts) DO UPDATE SET "
+    "energy_mwh = energy_mwh + excluded.energy_mwh, readings = readings + excluded.readings"
+)
+
+
 def _key_name(table):
     return "meter_pk" if table is meter_hours else "site_pk"
 
@@ -355,13 +370,7 @@ def _upsert(connection, table, rows):
     """Add ``(key, ts, mwh, count)`` deltas to ``table``, inserting missing rows."""
     name, key = table.name, _key_name(table)
     if connection.dialect.name == "postgresql":
-        statement = (
-            f"INSERT INTO {name} AS r ({key}, ts, energy_mwh, readings) "
-            "SELECT * FROM unnest(%s::int4[], %s::int8[], %s::int8[], %s::int4[]) "
-            f"ON CONFLICT ({key}, ts) DO UPDATE SET "
-            "energy_mwh = r.energy_mwh + excluded.energy_mwh, "
-            "readings = r.readings + excluded.readings"
-        )
+        statement = POSTGRES_UPSERT.format(name=name, key=key)
         connection.exec_driver_sql(statement, tuple(map(list, zip(*rows, strict=True))))
         return
     for start in range(0, len(rows), SQLITE_ROWS_PER_UPSERT):
@@ -373,11 +382,7 @@ def _upsert(connection, table, rows):
 @lru_cache(maxsize=64)
 def _sqlite_upsert(name, key, count):
     values = ", ".join(["(?, ?, ?, ?)"] * count)
-    return (
-        f"INSERT INTO {name} ({key}, ts, energy_mwh, readings) VALUES {values} "
-        f"ON CONFLICT ({key}, ts) DO UPDATE SET "
-        "energy_mwh = energy_mwh + excluded.energy_mwh, readings = readings + excluded.readings"
-    )
+    return SQLITE_UPSERT.format(name=name, key=key, values=values)
 
 
 def _rebuild_site_rows(connection, layout):

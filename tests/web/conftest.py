@@ -41,6 +41,8 @@ def web_config(database_url, **overrides):
         "SECRET_KEY": "web-test-secret-key-" + "x" * 32,
         "WTF_CSRF_ENABLED": True,
         "REDIS_URL": None,
+        # No background dispatcher: its connections would hold locks across tests.
+        "ANALYTICS_BACKGROUND": False,
         "RATELIMIT_ENABLED": False,
         **FAST_ARGON2,
         **overrides,

@@ -1,7 +1,7 @@
 """Accounts and integration tokens: ``/api/v1/auth``."""
 
 import marshmallow as ma
-from flask import current_app, g, request
+from flask import g, request
 from flask.views import MethodView
 from flask_login import logout_user
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +20,8 @@ from cei.blueprints.auth.schemas import (
     WhoAmISchema,
 )
 from cei.blueprints.errors import service_errors
-from cei.extensions import db, limiter
+from cei.extensions import db
+from cei.ratelimits import limit_login, limit_signup, token_creation
 from cei.security import authenticated, current_organization, current_principal
 from cei.services import accounts, tokens
 
@@ -34,17 +35,9 @@ def token_response(user):
     return {"access_token": token, "token_type": "bearer", "expires_in": expires_in}
 
 
-def login_limit():
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def signup_limit():
-    return current_app.config["SIGNUP_RATE_LIMIT"]
-
-
 @blp.route("/signup")
 class Signup(MethodView):
-    decorators = [limiter.limit(signup_limit)]
+    decorators = [limit_signup]
 
     @blp.arguments(SignupRequestSchema)
     @blp.response(201, SignupResponseSchema)
@@ -73,7 +66,7 @@ class Signup(MethodView):
 
 @blp.route("/login")
 class Login(MethodView):
-    decorators = [limiter.limit(login_limit)]
+    decorators = [limit_login]
 
     @blp.doc(
         requestBody={
@@ -185,6 +178,7 @@ class IntegrationTokens(MethodView):
 
     @blp.response(201, IntegrationTokenCreatedSchema)
     @authenticated(admin=True)
+    @token_creation
     @blp.arguments(TokenCreateSchema)
     def post(self, data):
         """Create an integration token (the secret is shown only in this response)

@@ -68,13 +68,14 @@ def format_time(moment, zone_name, short=False):
     ``short`` leaves out the year when it is the current one (for tables).
     """
     if moment is None:
-        return Markup(f'<span class="muted">{DASH}</span>')
+        return Markup(f'<span class="muted">{DASH}</span>')  # nosec B704 - a constant
     moment = as_datetime(moment)
     local = moment.astimezone(ZoneInfo(zone_name))
     same_year = local.year == datetime.now(local.tzinfo).year
     date = f"{local:%d %b}" if short and same_year else f"{local:%d %b %Y}"
     text = f"{date} {local:%H:%M} {local.tzname()}"
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+    # Markup.format escapes every argument.
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(  # nosec B704
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), zone_name, text
     )
 
@@ -82,7 +83,7 @@ def format_time(moment, zone_name, short=False):
 def format_change(value):
     """Return a signed percentage with an arrow and a class: up is worse (more energy)."""
     if value is None:
-        return Markup(f'<span class="muted">{DASH}</span>')
+        return Markup(f'<span class="muted">{DASH}</span>')  # nosec B704 - a constant
     if abs(value) < 0.5:
         arrow, tone, words = "→", "flat", "about the same"
     elif value > 0:

@@ -16,12 +16,20 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.validators import Regexp as Pattern
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from cei.services.ingest.units import UNIT_NAMES
-from cei.services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from cei.services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_weakness
 from cei.services.tokens import SCOPES
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -32,6 +40,14 @@ SCOPE_HELP = {
     "ingest": "ingest — send readings",
     "read": "read — read data back (summaries, series, exports)",
 }
+
+
+def hard_to_guess(form, field):
+    """Refuse common and easily guessed passwords, saying why (the sign-up service's rule)."""
+    related = [getattr(form, name).data for name in ("email", "full_name", "organization_name")]
+    weakness = password_weakness(field.data or "", related)
+    if weakness:
+        raise ValidationError(weakness)
 
 
 @cache
@@ -78,8 +94,13 @@ class SignupForm(CeiForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField(
         "Password",
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
-        description=f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
+            hard_to_guess,
+        ],
+        description=f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters, not a common "
+        "or easily guessed password.",
     )
 
 

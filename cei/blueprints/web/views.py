@@ -3,10 +3,10 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from cei.blueprints.auth.resources import login_limit, signup_limit
 from cei.blueprints.web.blueprint import bp
 from cei.blueprints.web.forms import LoginForm, LogoutForm, SignupForm
-from cei.extensions import db, limiter, login_manager
+from cei.extensions import db, login_manager
+from cei.ratelimits import limit_login, limit_signup
 from cei.services import accounts
 from cei.services.errors import ServiceError
 
@@ -29,7 +29,7 @@ def _safe_next(target):
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(signup_limit, methods=["POST"])
+@limit_signup
 def signup():
     """Create an organization and its admin, then sign in."""
     form = SignupForm()
@@ -54,7 +54,7 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"])
+@limit_login
 def login():
     """Sign in with email and password."""
     form = LoginForm()

@@ -106,7 +106,8 @@ class SqliteStore(Store):
                 for part in chunks(sorted(stamps)):
                     marks = ",".join("?" * len(part))
                     rows += self._fetch(
-                        f"SELECT ts, value FROM readings WHERE meter_pk = ? AND ts IN ({marks})",
+                        # Only "?" placeholders are interpolated.
+                        f"SELECT ts, value FROM readings WHERE meter_pk = ? AND ts IN ({marks})",  # nosec B608
                         (meter_pk, *part),
                     )
             found[meter_pk] = rows

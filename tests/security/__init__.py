@@ -1,0 +1,1 @@
+"""Security: CSRF, sessions, headers, passwords, rate limits, logs, lint."""

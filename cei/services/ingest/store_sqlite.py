@@ -105,9 +105,9 @@ class SqliteStore(Store):
                 rows = []
                 for part in chunks(sorted(stamps)):
                     marks = ",".join("?" * len(part))
-                    rows += self._fetch(
-                        # Only "?" placeholders are interpolated.
-                        f"SELECT ts, value FROM readings WHERE meter_pk = ? AND ts IN ({marks})",  # nosec B608
+                    # Only "?" placeholders are interpolated.
+                    rows += self._fetch(  # nosec B608
+                        f"SELECT ts, value FROM readings WHERE meter_pk = ? AND ts IN ({marks})",
                         (meter_pk, *part),
                     )
             found[meter_pk] = rows

@@ -99,7 +99,7 @@ def test_docs_try_it_out_sends_the_csrf_header(make_app, serve, browser_page, ap
     page.fill("#email", account["email"])
     page.fill("#password", account["password"])
     page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/home$"))
+    page.wait_for_url(re.compile(r"/$"))
     page.goto(base + "/docs")
     page.wait_for_selector("[data-path='/api/v1/auth/integration-tokens']", timeout=20000)
     # Swagger UI's own request interceptor, as "Try it out" runs it, then the request.

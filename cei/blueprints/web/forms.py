@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 from wtforms.validators import Regexp as Pattern
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from cei.services.ingest_checks import UNIT_NAMES
+from cei.services.ingest.units import UNIT_NAMES
 from cei.services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from cei.services.tokens import SCOPES
 
@@ -210,7 +210,7 @@ class UploadForm(CeiForm):
     unit = SelectField(
         "Unit",
         choices=[SelectChoice("", "kWh (or the file's unit column)")]
-        + [SelectChoice(unit) for unit in UNIT_NAMES.split(", ")],
+        + [SelectChoice(unit) for unit in UNIT_NAMES],
         validators=[Optional()],
         description="For rows without a unit column or cell.",
     )

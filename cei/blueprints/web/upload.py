@@ -10,7 +10,7 @@ from cei.extensions import db
 from cei.services import sites as site_service
 from cei.services.errors import ServiceError
 from cei.services.ingest import MAX_ERRORS, ingest_csv
-from cei.services.ingest_csv import HEADER_ALIASES
+from cei.services.ingest.csv_files import HEADER_ALIASES
 
 # The upload script asks for the result alone, to put it under the form it keeps on screen.
 PARTIAL_HEADER = "X-CEI-Partial"

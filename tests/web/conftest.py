@@ -42,6 +42,10 @@ def web_config(database_url, **overrides):
         "WTF_CSRF_ENABLED": True,
         "REDIS_URL": None,
         "RATELIMIT_ENABLED": False,
+        # Analyses run when a test asks (POST /api/v1/analytics/run runs them in the
+        # request), never behind its back from a background thread.
+        "ANALYTICS_BACKGROUND": False,
+        "JOBS_INLINE": True,
         **FAST_ARGON2,
         **overrides,
     }

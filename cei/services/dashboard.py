@@ -24,6 +24,7 @@ from cei.services import coverage as coverage_service
 from cei.services import sites as site_service
 from cei.services.analytics import alerts as alert_service
 from cei.services.analytics import results as analytics_results
+from cei.services.analytics.factors import site_factors
 from cei.services.export import FORMULA_STARTS
 from cei.services.readings import ReadScope, double_counting, series, summarize
 from cei.services.windows import HOUR, Window, last_hours, utcnow
@@ -38,7 +39,7 @@ class Energy:
 
     kwh: float | None
     cost: float | None
-    # ANALYTICS SLOT: kgCO₂e for the same energy (emission factor: org default, site override).
+    # kgCO₂e of the same energy (the analytics' emission factor rule: site, else organization).
     kgco2e: float | None = None
 
 
@@ -72,6 +73,11 @@ class SiteAnalytics:
     opportunities: list = field(default_factory=list)
     kgco2e_24h: float | None = None
     kgco2e_7d: float | None = None
+    # The analysis' own windows (its last ended hours): the actual kWh the baseline and the
+    # deviation compare with, and when it ran.
+    analysed_24h_kwh: float | None = None
+    analysed_7d_kwh: float | None = None
+    analysed_at: object = None
     # What the site's opportunities save per year together (the lists' KPI field).
     opportunities_cost_per_year: float | None = None
 
@@ -186,6 +192,9 @@ def _kpi_fields(kpis, open_alerts):
         "deviation_7d_pct": kpis.get("deviation_pct_7d"),
         "kgco2e_24h": kpis.get("last_24h_co2e_kg"),
         "kgco2e_7d": kpis.get("last_7d_co2e_kg"),
+        "analysed_24h_kwh": kpis.get("last_24h_kwh"),
+        "analysed_7d_kwh": kpis.get("last_7d_kwh"),
+        "analysed_at": kpis.get("analysed_at"),
         "open_alerts": open_alerts,
     }
 
@@ -296,8 +305,8 @@ def _portfolio_analytics(organization, summary, rows):
     )
 
 
-def _energy(kwh, tariff):
-    return Energy(kwh=kwh, cost=None if kwh is None else kwh * tariff)
+def _energy(kwh, tariff, factors):
+    return Energy(kwh=kwh, cost=None if kwh is None else kwh * tariff, kgco2e=factors.co2e_kg(kwh))
 
 
 def _total_scope(site, meters):
@@ -350,6 +359,7 @@ def load_site_row(
     """
     now = now or utcnow()
     tariff, _ = site_service.effective_tariff(site)
+    factors = site_factors(site)
     meters = list(site.meters)
     scope = _total_scope(site, meters)
     day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
@@ -361,8 +371,8 @@ def load_site_row(
         site=site,
         currency=currency,
         tariff_per_kwh=tariff,
-        last_24h=_energy(_kwh(summary_24h), tariff),
-        last_7d=_energy(last_7d, tariff),
+        last_24h=_energy(_kwh(summary_24h), tariff, factors),
+        last_7d=_energy(last_7d, tariff, factors),
         coverage_24h_pct=summary_24h["coverage_pct"],
         coverage_7d_pct=summary_7d["coverage_pct"],
         last_reading=_latest(scope.meters, latest_by_meter),
@@ -385,9 +395,12 @@ def _sum_columns(columns):
 
 
 def _total(energies):
-    kwh = [energy.kwh for energy in energies if energy.kwh is not None]
-    cost = [energy.cost for energy in energies if energy.cost is not None]
-    return Energy(kwh=sum(kwh) if kwh else None, cost=sum(cost) if cost else None)
+    def added(name):
+        values = [getattr(energy, name) for energy in energies]
+        values = [value for value in values if value is not None]
+        return sum(values) if values else None
+
+    return Energy(kwh=added("kwh"), cost=added("cost"), kgco2e=added("kgco2e"))
 
 
 def load_portfolio(organization, with_chart=True, now=None):
@@ -468,6 +481,7 @@ def load_site_overview(organization, site_id, now=None):
     now = now or utcnow()
     site = site_service.get_site(organization, site_id)
     tariff, currency = site_service.effective_tariff(site)
+    factors = site_factors(site)
     meters = site_service.site_meters(site)
     scope = _total_scope(site, meters)
     day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
@@ -492,9 +506,9 @@ def load_site_overview(organization, site_id, now=None):
         site=site,
         currency=currency,
         tariff_per_kwh=tariff,
-        last_24h=_energy(_kwh(summary_24h), tariff),
-        last_7d=_energy(last_7d, tariff),
-        previous_7d=_energy(previous_7d, tariff),
+        last_24h=_energy(_kwh(summary_24h), tariff, factors),
+        last_7d=_energy(last_7d, tariff, factors),
+        previous_7d=_energy(previous_7d, tariff, factors),
         change_7d_pct=_change_pct(last_7d, previous_7d),
         coverage_24h_pct=summary_24h["coverage_pct"],
         coverage_7d_pct=summary_7d["coverage_pct"],

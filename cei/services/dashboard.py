@@ -26,7 +26,13 @@ from cei.services.analytics import alerts as alert_service
 from cei.services.analytics import results as analytics_results
 from cei.services.analytics.factors import site_factors
 from cei.services.export import FORMULA_STARTS
-from cei.services.readings import ReadScope, double_counting, series, summarize
+from cei.services.readings import (
+    ReadScope,
+    double_counting,
+    series,
+    site_layouts,
+    summarize,
+)
 from cei.services.windows import HOUR, Window, last_hours, utcnow
 
 DAY_HOURS = 24
@@ -309,8 +315,8 @@ def _energy(kwh, tariff, factors):
     return Energy(kwh=kwh, cost=None if kwh is None else kwh * tariff, kgco2e=factors.co2e_kg(kwh))
 
 
-def _total_scope(site, meters):
-    return ReadScope(site, None, site_service.totals_meters(site, meters))
+def _total_scope(site, meters, layout=None):
+    return ReadScope(site, None, site_service.totals_meters(site, meters), layout=layout)
 
 
 def _summed_without_main(site, meters):
@@ -350,18 +356,24 @@ def _hourly(scope, window):
 
 
 def load_site_row(
-    site, currency, now=None, with_series=False, analytics=None, latest_by_meter=None
+    site,
+    currency,
+    now=None,
+    with_series=False,
+    analytics=None,
+    latest_by_meter=None,
+    layout=None,
 ):
     """Return the dashboard figures of one site (its meters loaded with it).
 
-    ``latest_by_meter`` is :func:`last_readings` of (at least) the site's meters, when the
-    caller fetched it for many sites at once.
+    ``latest_by_meter`` is :func:`last_readings` of (at least) the site's meters, and
+    ``layout`` its rollup layout, when the caller fetched them for many sites at once.
     """
     now = now or utcnow()
     tariff, _ = site_service.effective_tariff(site)
     factors = site_factors(site)
     meters = list(site.meters)
-    scope = _total_scope(site, meters)
+    scope = _total_scope(site, meters, layout)
     day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
     summary_24h, summary_7d = summarize(scope, day), summarize(scope, week)
     last_7d = _kwh(summary_7d)
@@ -409,6 +421,9 @@ def load_portfolio(organization, with_chart=True, now=None):
     sites = site_service.list_sites(organization)
     summary = analytics_results.portfolio(organization)
     analytics = _sites_analytics(summary, sites)
+    # One statement each for every site's meter layout and latest readings.
+    layouts = site_layouts(sites)
+    latest = last_readings([meter.id for site in sites for meter in site.meters])
     rows = [
         load_site_row(
             site,
@@ -416,6 +431,8 @@ def load_portfolio(organization, with_chart=True, now=None):
             now,
             with_series=with_chart,
             analytics=analytics.get(site.id),
+            latest_by_meter=latest,
+            layout=layouts[site.id],
         )
         for site in sites
     ]
@@ -483,12 +500,13 @@ def load_site_overview(organization, site_id, now=None):
     tariff, currency = site_service.effective_tariff(site)
     factors = site_factors(site)
     meters = site_service.site_meters(site)
-    scope = _total_scope(site, meters)
+    layout = site_layouts([site])[site.id]
+    scope = _total_scope(site, meters, layout)
     day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
     before = Window(week.start - WEEK_HOURS * HOUR, week.start, WEEK_HOURS)
     summary_24h, summary_7d = summarize(scope, day), summarize(scope, week)
     last_7d, previous_7d = _kwh(summary_7d), _kwh(summarize(scope, before))
-    every_meter = ReadScope(site, None, meters)
+    every_meter = ReadScope(site, None, meters, layout=layout)
     report_24h = coverage_service.coverage(every_meter, day)
     report_7d = coverage_service.coverage(every_meter, week)
     counted = {meter.id for meter in scope.meters}

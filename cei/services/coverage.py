@@ -34,8 +34,10 @@ from cei.services.windows import (
 MAX_MISSING = 500
 
 
-def _last_seen(meter_pks):
-    """Return ``{meter_pk: latest ts}`` ever received (one index probe per meter)."""
+def last_seen(meter_pks):
+    """Return ``{meter_pk: latest ts or None}`` ever received (one index probe per meter)."""
+    if not meter_pks:
+        return {}
     latest = (
         select(func.max(readings.c.ts)).where(readings.c.meter_pk == Meter.id).scalar_subquery()
     )
@@ -132,11 +134,11 @@ def coverage(scope, window):
     """Return expected (ended) vs received intervals per meter of ``scope`` over ``window``."""
     check_span(window, MAX_SERIES_SECONDS, "A coverage report")
     pks = scope.meter_pks
-    last_seen = _last_seen(pks) if pks else {}
+    latest = last_seen(pks)
     layout = layout_of(scope)
     now_ts = now_seconds()
     meters = [
-        _meter_coverage(meter, window, layout, last_seen.get(meter.id), now_ts)
+        _meter_coverage(meter, window, layout, latest.get(meter.id), now_ts)
         for meter in scope.meters
     ]
     expected = sum(meter["expected"] for meter in meters)

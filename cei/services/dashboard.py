@@ -1,30 +1,38 @@
 """The web app's read model: what the dashboard, the sites list and the site view show.
 
-Everything here comes from the read services (``readings``, ``coverage``) at the level of
-their public functions, so it follows them when they switch to rollups. The analytics
-figures (baseline, deviation, forecast band, alerts, opportunities, kgCO₂e) have their own
-slots, :class:`SiteAnalytics` and :class:`PortfolioAnalytics`, filled by
-:func:`load_site_analytics` (the site view), :func:`load_sites_analytics` (every site's KPIs
-for the lists) and :func:`load_portfolio_analytics`, with :func:`list_alerts`,
-:func:`change_alert` and :func:`list_report_documents` beside them; until the analytics
-engine is wired in they stay empty and the pages say what is missing.
+Everything here comes from the read services (``readings``, ``coverage``) and the analytics
+services (``analytics.results``, ``analytics.alerts``) at the level of their public
+functions, so it follows them when they change. The analytics figures (baseline, deviation,
+forecast band, alerts, opportunities, kgCO₂e) sit in :class:`SiteAnalytics` and
+:class:`PortfolioAnalytics`, filled by :func:`load_site_analytics` (the site view),
+:func:`load_sites_analytics` (every site's KPIs for the lists, a fixed number of queries)
+and :func:`load_portfolio_analytics`, with :func:`list_alerts` and :func:`change_alert`
+beside them; a site not analysed yet has them empty and the pages say so.
+:func:`list_report_documents` stays empty until reports land.
 """
 
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
 from cei.extensions import db
-from cei.models import Meter, readings
+from cei.models import Organization
+from cei.models.alert import ALERT_STATUSES as MODEL_ALERT_STATUSES
 from cei.services import coverage as coverage_service
 from cei.services import sites as site_service
-from cei.services.errors import NotFound
+from cei.services.analytics import alerts as alert_service
+from cei.services.analytics import results as analytics_results
+from cei.services.analytics.factors import site_factors
 from cei.services.export import FORMULA_STARTS
-from cei.services.readings import ReadScope, series, summarize
+from cei.services.readings import (
+    ReadScope,
+    double_counting,
+    series,
+    site_layouts,
+    summarize,
+)
 from cei.services.reports import jobs as report_jobs
 from cei.services.windows import HOUR, Window, last_hours, utcnow
 
@@ -38,13 +46,13 @@ class Energy:
 
     kwh: float | None
     cost: float | None
-    # ANALYTICS SLOT: kgCO₂e for the same energy (emission factor: org default, site override).
+    # kgCO₂e of the same energy (the analytics' emission factor rule: site, else organization).
     kgco2e: float | None = None
 
 
 @dataclass
 class SiteAnalytics:
-    """ANALYTICS SLOT for one site: every field stays None / empty until analytics fill it.
+    """Analytics of one site: every field stays None / empty until its first analysis.
 
     Series are lists of kWh aligned with the hourly points of the site view's charts
     (``None`` where there is no value).
@@ -72,6 +80,13 @@ class SiteAnalytics:
     opportunities: list = field(default_factory=list)
     kgco2e_24h: float | None = None
     kgco2e_7d: float | None = None
+    # The analysis' own windows (its last ended hours): the actual kWh the baseline and the
+    # deviation compare with, and when it ran.
+    analysed_24h_kwh: float | None = None
+    analysed_7d_kwh: float | None = None
+    analysed_at: object = None
+    # What the site's opportunities save per year together (the lists' KPI field).
+    opportunities_cost_per_year: float | None = None
 
     @property
     def available(self):
@@ -81,7 +96,7 @@ class SiteAnalytics:
 
 @dataclass
 class PortfolioAnalytics:
-    """ANALYTICS SLOT for the whole organization: stays empty until analytics fill it."""
+    """Analytics of the whole organization (empty until a site has been analysed)."""
 
     open_alerts: int | None = None
     baseline_7d: list | None = None
@@ -175,40 +190,139 @@ class SiteOverview:
         return self.last_reading is not None
 
 
-def load_site_analytics(site, now=None):
-    """ANALYTICS SLOT: return the site's analytics figures (empty until the engine is wired).
+def _kpi_fields(kpis, open_alerts):
+    """The KPI fields of :class:`SiteAnalytics` from a site's stored KPIs."""
+    return {
+        "baseline_24h_kwh": kpis.get("baseline_24h_kwh"),
+        "baseline_7d_kwh": kpis.get("baseline_7d_kwh"),
+        "deviation_24h_pct": kpis.get("deviation_pct_24h"),
+        "deviation_7d_pct": kpis.get("deviation_pct_7d"),
+        "kgco2e_24h": kpis.get("last_24h_co2e_kg"),
+        "kgco2e_7d": kpis.get("last_7d_co2e_kg"),
+        "analysed_24h_kwh": kpis.get("last_24h_kwh"),
+        "analysed_7d_kwh": kpis.get("last_7d_kwh"),
+        "analysed_at": kpis.get("analysed_at"),
+        "open_alerts": open_alerts,
+    }
 
-    The lead fills this from the analytics service at merge; callers only read the fields
-    of :class:`SiteAnalytics`.
+
+def _aligned(baseline_points, window):
+    """Expected kWh per hour of ``window`` (None where the baseline has no value)."""
+    expected = {point["ts"]: point["expected_kwh"] for point in baseline_points}
+    return [expected.get(ts) for ts in range(window.start, window.end, HOUR)]
+
+
+def _band(forecast):
+    points = forecast["points"]
+    if not points:
+        return None
+    return {
+        "ts": [point["ts"] for point in points],
+        "value": [point["expected_kwh"] for point in points],
+        "lower": [point["lower_kwh"] for point in points],
+        "upper": [point["upper_kwh"] for point in points],
+    }
+
+
+def _opportunity(item):
+    return {
+        "title": item.get("title"),
+        "kind": item.get("kind"),
+        "method": item.get("method"),
+        "kwh_per_year": item.get("per_year_kwh"),
+        "cost_per_year": item.get("per_year_cost"),
+        "co2e_kg_per_year": item.get("per_year_co2e_kg"),
+        "currency": item.get("currency"),
+    }
+
+
+def load_site_analytics(site, now=None):
+    """Return the site's analytics figures from its latest analysis (empty before the first).
+
+    The series are aligned with the hours of the site view's 24 h and 7 d charts.
     """
-    return SiteAnalytics()
+    now = now or utcnow()
+    kpis = analytics_results.site_kpis(site)
+    if kpis["state"] != "analysed":
+        return SiteAnalytics()
+    day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
+    baseline = analytics_results.site_baseline(site, Window(week.start, week.end, WEEK_HOURS))
+    quality = kpis.get("baseline_quality") or baseline["quality"] or {}
+    organization = db.session.get(Organization, site.organization_id)
+    alerts = []
+    if organization.enable_alerts:
+        alerts = list_alerts(organization, status=OPEN_STATUSES, site_id=site.site_id)
+    return SiteAnalytics(
+        **_kpi_fields(kpis, len(alerts) if organization.enable_alerts else None),
+        baseline_24h=_aligned(baseline["points"], day),
+        baseline_7d=_aligned(baseline["points"], week),
+        forecast_24h=_band(analytics_results.site_forecast(site, DAY_HOURS)),
+        baseline_method=quality.get("method"),
+        fit_quality={"cv_rmse": quality.get("cv_rmse_pct"), "nmbe": quality.get("nmbe_pct")}
+        if quality.get("cv_rmse_pct") is not None
+        else None,
+        warming_up=quality.get("state") == "warming_up",
+        history_days=quality.get("history_days"),
+        alerts=alerts,
+        opportunities=[
+            _opportunity(item)
+            for item in analytics_results.site_opportunities(site)["opportunities"]
+        ],
+    )
 
 
 def load_sites_analytics(organization, sites, now=None):
-    """ANALYTICS SLOT: return ``{site.id: SiteAnalytics}`` for many sites in one go.
+    """Return ``{site.id: SiteAnalytics}`` (KPI fields only) for many sites in one go.
 
     For the dashboard, the sites list and the reports table, which need each site's KPIs
-    (baseline and deviation, open alerts, kgCO₂e) but not its series; a site left out gets
-    an empty :class:`SiteAnalytics`. Empty until the engine is wired.
+    (baseline and deviation, open alerts, kgCO₂e) but not its series; a site not analysed
+    yet is left out (the pages show an empty :class:`SiteAnalytics`). A fixed number of
+    queries whatever the number of sites (the analytics portfolio read).
     """
-    return {}
+    return _sites_analytics(analytics_results.portfolio(organization), sites)
+
+
+def _sites_analytics(summary, sites):
+    by_site_id = {site.site_id: site for site in sites}
+    found = {}
+    for row in summary["sites"]:
+        site = by_site_id.get(row["site_id"])
+        if site is None or row["state"] != "analysed":
+            continue
+        found[site.id] = SiteAnalytics(
+            **_kpi_fields(row, row["open_alerts"] if summary["alerts_enabled"] else None),
+            opportunities_cost_per_year=row.get("opportunities_per_year_cost"),
+        )
+    return found
 
 
 def load_portfolio_analytics(organization, rows, now=None):
-    """ANALYTICS SLOT: return the organization-wide analytics figures (empty until wired)."""
-    return PortfolioAnalytics()
+    """Return the organization-wide analytics figures (open alerts, kgCO₂e, savings found)."""
+    return _portfolio_analytics(organization, analytics_results.portfolio(organization), rows)
 
 
-def _energy(kwh, tariff):
-    return Energy(kwh=kwh, cost=None if kwh is None else kwh * tariff)
+def _portfolio_analytics(organization, summary, rows):
+    totals = summary["totals"]
+    analysed = any(row.analytics.available for row in rows)
+    return PortfolioAnalytics(
+        open_alerts=totals.get("open_alerts") if organization.enable_alerts else None,
+        kgco2e_24h=totals.get("last_24h_co2e_kg") if analysed else None,
+        kgco2e_7d=totals.get("last_7d_co2e_kg") if analysed else None,
+        opportunities_cost_per_year=totals.get("opportunities_per_year_cost") if analysed else None,
+    )
 
 
-def _total_scope(site, meters):
-    return ReadScope(site, None, site_service.totals_meters(site, meters))
+def _energy(kwh, tariff, factors):
+    return Energy(kwh=kwh, cost=None if kwh is None else kwh * tariff, kgco2e=factors.co2e_kg(kwh))
 
 
-def _summed_without_main(meters):
-    return len(meters) > 1 and not any(meter.is_main for meter in meters)
+def _total_scope(site, meters, layout=None):
+    return ReadScope(site, None, site_service.totals_meters(site, meters), layout=layout)
+
+
+def _summed_without_main(site, meters):
+    """The readings service's double-counting rule for the site total."""
+    return double_counting(ReadScope(site, None, meters))["double_counting_risk"]
 
 
 def _epoch(iso):
@@ -221,15 +335,9 @@ def _epoch(iso):
 def last_readings(meter_pks):
     """Return ``{meter_pk: epoch seconds of its latest reading}`` for meters that have one.
 
-    One statement whatever the number of meters: a primary-key probe per meter.
+    One statement whatever the number of meters (the coverage service's last-seen probe).
     """
-    if not meter_pks:
-        return {}
-    latest = (
-        select(func.max(readings.c.ts)).where(readings.c.meter_pk == Meter.id).scalar_subquery()
-    )
-    rows = db.session.execute(select(Meter.id, latest).where(Meter.id.in_(meter_pks)))
-    return {pk: ts for pk, ts in rows if ts is not None}
+    return {pk: ts for pk, ts in coverage_service.last_seen(meter_pks).items() if ts is not None}
 
 
 def _latest(meters, latest_by_meter):
@@ -249,17 +357,24 @@ def _hourly(scope, window):
 
 
 def load_site_row(
-    site, currency, now=None, with_series=False, analytics=None, latest_by_meter=None
+    site,
+    currency,
+    now=None,
+    with_series=False,
+    analytics=None,
+    latest_by_meter=None,
+    layout=None,
 ):
     """Return the dashboard figures of one site (its meters loaded with it).
 
-    ``latest_by_meter`` is :func:`last_readings` of (at least) the site's meters, when the
-    caller fetched it for many sites at once.
+    ``latest_by_meter`` is :func:`last_readings` of (at least) the site's meters, and
+    ``layout`` its rollup layout, when the caller fetched them for many sites at once.
     """
     now = now or utcnow()
     tariff, _ = site_service.effective_tariff(site)
+    factors = site_factors(site)
     meters = list(site.meters)
-    scope = _total_scope(site, meters)
+    scope = _total_scope(site, meters, layout)
     day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
     summary_24h, summary_7d = summarize(scope, day), summarize(scope, week)
     last_7d = _kwh(summary_7d)
@@ -269,13 +384,13 @@ def load_site_row(
         site=site,
         currency=currency,
         tariff_per_kwh=tariff,
-        last_24h=_energy(_kwh(summary_24h), tariff),
-        last_7d=_energy(last_7d, tariff),
+        last_24h=_energy(_kwh(summary_24h), tariff, factors),
+        last_7d=_energy(last_7d, tariff, factors),
         coverage_24h_pct=summary_24h["coverage_pct"],
         coverage_7d_pct=summary_7d["coverage_pct"],
         last_reading=_latest(scope.meters, latest_by_meter),
         meter_count=len(meters),
-        summed_without_main=_summed_without_main(meters),
+        summed_without_main=_summed_without_main(site, meters),
         analytics=analytics or SiteAnalytics(),
     )
     if with_series:
@@ -293,16 +408,23 @@ def _sum_columns(columns):
 
 
 def _total(energies):
-    kwh = [energy.kwh for energy in energies if energy.kwh is not None]
-    cost = [energy.cost for energy in energies if energy.cost is not None]
-    return Energy(kwh=sum(kwh) if kwh else None, cost=sum(cost) if cost else None)
+    def added(name):
+        values = [getattr(energy, name) for energy in energies]
+        values = [value for value in values if value is not None]
+        return sum(values) if values else None
+
+    return Energy(kwh=added("kwh"), cost=added("cost"), kgco2e=added("kgco2e"))
 
 
 def load_portfolio(organization, with_chart=True, now=None):
     """Return every site of the organization with its figures, and the 7-day portfolio chart."""
     now = now or utcnow()
     sites = site_service.list_sites(organization)
-    analytics = load_sites_analytics(organization, sites, now)
+    summary = analytics_results.portfolio(organization)
+    analytics = _sites_analytics(summary, sites)
+    # One statement each for every site's meter layout and latest readings.
+    layouts = site_layouts(sites)
+    latest = last_readings([meter.id for site in sites for meter in site.meters])
     rows = [
         load_site_row(
             site,
@@ -310,6 +432,8 @@ def load_portfolio(organization, with_chart=True, now=None):
             now,
             with_series=with_chart,
             analytics=analytics.get(site.id),
+            latest_by_meter=latest,
+            layout=layouts[site.id],
         )
         for site in sites
     ]
@@ -325,7 +449,7 @@ def load_portfolio(organization, with_chart=True, now=None):
         last_24h=_total([row.last_24h for row in rows]),
         last_7d=_total([row.last_7d for row in rows]),
         chart_7d=chart,
-        analytics=load_portfolio_analytics(organization, rows, now),
+        analytics=_portfolio_analytics(organization, summary, rows),
     )
 
 
@@ -375,13 +499,15 @@ def load_site_overview(organization, site_id, now=None):
     now = now or utcnow()
     site = site_service.get_site(organization, site_id)
     tariff, currency = site_service.effective_tariff(site)
+    factors = site_factors(site)
     meters = site_service.site_meters(site)
-    scope = _total_scope(site, meters)
+    layout = site_layouts([site])[site.id]
+    scope = _total_scope(site, meters, layout)
     day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
     before = Window(week.start - WEEK_HOURS * HOUR, week.start, WEEK_HOURS)
     summary_24h, summary_7d = summarize(scope, day), summarize(scope, week)
     last_7d, previous_7d = _kwh(summary_7d), _kwh(summarize(scope, before))
-    every_meter = ReadScope(site, None, meters)
+    every_meter = ReadScope(site, None, meters, layout=layout)
     report_24h = coverage_service.coverage(every_meter, day)
     report_7d = coverage_service.coverage(every_meter, week)
     counted = {meter.id for meter in scope.meters}
@@ -399,9 +525,9 @@ def load_site_overview(organization, site_id, now=None):
         site=site,
         currency=currency,
         tariff_per_kwh=tariff,
-        last_24h=_energy(_kwh(summary_24h), tariff),
-        last_7d=_energy(last_7d, tariff),
-        previous_7d=_energy(previous_7d, tariff),
+        last_24h=_energy(_kwh(summary_24h), tariff, factors),
+        last_7d=_energy(last_7d, tariff, factors),
+        previous_7d=_energy(previous_7d, tariff, factors),
         change_7d_pct=_change_pct(last_7d, previous_7d),
         coverage_24h_pct=summary_24h["coverage_pct"],
         coverage_7d_pct=summary_7d["coverage_pct"],
@@ -414,7 +540,7 @@ def load_site_overview(organization, site_id, now=None):
         ),
         chart_7d=make_chart(site.timezone, hours_7d, _lines(actual_7d, analytics.baseline_7d)),
         meters=meter_rows,
-        summed_without_main=_summed_without_main(meters),
+        summed_without_main=_summed_without_main(site, meters),
         analytics=analytics,
     )
 
@@ -443,33 +569,23 @@ def render_overview_csv(overview):
     return out.getvalue()
 
 
-# The analytics engine's alert vocabulary (at merge: cei.models.alert.ALERT_STATUSES and
-# the transitions of cei.services.analytics.alerts); severities are cei.plugins.base's.
-ALERT_STATUSES = ("open", "ack", "resolved", "muted")
-ALERT_STATUS_LABELS = {
-    "open": "Open",
-    "ack": "Acknowledged",
-    "resolved": "Resolved",
-    "muted": "Muted",
-}
+# The analytics engine's alert vocabulary: its statuses and the moves people may make.
+ALERT_STATUSES = MODEL_ALERT_STATUSES
+ALERT_STATUS_LABELS = alert_service.STATUS_LABELS
 # What a person may do with an alert in each status: (new status, button label).
 ALERT_ACTIONS = {
-    "open": (("ack", "Acknowledge"), ("resolved", "Resolve"), ("muted", "Mute")),
-    "ack": (("resolved", "Resolve"), ("muted", "Mute")),
-    "resolved": (("open", "Re-open"),),
-    "muted": (("open", "Re-open"),),
+    status: tuple(
+        (target, label)
+        for target, label in alert_service.TRANSITION_LABELS.items()
+        if target in alert_service.TRANSITIONS[status]
+    )
+    for status in ALERT_STATUSES
 }
-ALERT_KINDS = {
-    "deviation_24h": "Above baseline (24 h)",
-    "deviation_7d": "Above baseline (7 days)",
-    "spike": "Spike",
-    "level_shift": "Level shift",
-    "night_waste": "Night waste",
-    "weekend_waste": "Weekend waste",
-    "baseload_drift": "Base load drift",
-    "meter_silent": "Silent meter",
-    "low_coverage": "Missing data",
-}
+ALERT_KINDS = alert_service.KIND_LABELS
+# Statuses that still need someone: what "open alerts" counts.
+OPEN_STATUSES = ("open", "ack")
+# The most alerts one page lists (newest first); the CSV export takes the same.
+MAX_LISTED_ALERTS = 500
 ALERT_CSV_COLUMNS = (
     "id",
     "site_id",
@@ -489,24 +605,77 @@ ALERT_CSV_COLUMNS = (
 def list_alerts(
     organization, status=None, severity=None, kind=None, site_id=None, hours=None, now=None
 ):
-    """ANALYTICS SLOT: return the organization's alerts matching the filters, newest first.
+    """Return the organization's alerts matching the filters, newest first.
 
-    Empty until the analytics engine is wired in. Each alert is a dict with: id, site_id,
-    site_name, timezone, meter_id, kind, severity, status, message, period_start and
-    period_end (aware datetimes or epoch seconds), kwh_impact, cost_impact, currency,
-    co2e_kg_impact, and notes (a list of {text, created_at, author}). ``hours`` keeps the
-    alerts whose period overlaps the last ``hours`` hours.
+    Each filter is one value or a sequence of values. Each alert is a dict with: id,
+    site_id, site_name, timezone, meter_id, kind, severity, status, message, period_start
+    and period_end (aware datetimes), kwh_impact, cost_impact, currency, co2e_kg_impact,
+    and notes (a list of {text, created_at, author}). ``hours`` keeps the alerts whose
+    period overlaps the last ``hours`` hours.
     """
-    return []
+    site = None
+    if site_id is not None:
+        site = site_service.find_site(organization, site_id)
+        if site is None:
+            return []
+    start = None
+    if hours is not None:
+        start = datetime.fromtimestamp(last_hours(hours, now or utcnow()).start, UTC)
+    _, rows = alert_service.list_alerts(
+        organization,
+        status=_values(status),
+        severity=_values(severity),
+        kind=_values(kind),
+        site=site,
+        start=start,
+        limit=MAX_LISTED_ALERTS,
+    )
+    return [_alert_dict(alert) for alert in rows]
+
+
+def _values(choice):
+    if choice is None or choice == "":
+        return None
+    return [choice] if isinstance(choice, str) else list(choice)
+
+
+def _alert_dict(alert):
+    site = alert_service.site_of(alert)
+    return {
+        "id": alert.id,
+        "site_id": site.site_id,
+        "site_name": site.name,
+        "timezone": site.timezone,
+        "meter_id": alert.meter_id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "status": alert.status,
+        "message": alert.message,
+        "period_start": alert.period_start,
+        "period_end": alert.period_end,
+        "kwh_impact": alert.kwh_impact,
+        "cost_impact": alert.cost_impact,
+        "currency": alert.currency,
+        "co2e_kg_impact": alert.co2e_kg_impact,
+        "notes": [
+            {
+                "text": note.text,
+                "created_at": note.created_at,
+                "author": note.user.email if note.user is not None else None,
+            }
+            for note in alert.notes
+        ],
+    }
 
 
 def change_alert(organization, alert_id, user, status=None, note=None):
-    """ANALYTICS SLOT: move one of the organization's alerts to ``status`` and/or add a note.
+    """Move one of the organization's alerts to ``status`` and/or add a note; return it.
 
-    Raises ``NotFound`` for an alert that is not the organization's (today: every alert),
-    and a ``ServiceError`` for a move the alert's status does not allow.
+    Raises ``NotFound`` for an alert that is not the organization's, and a ``ServiceError``
+    (``INVALID_STATUS_TRANSITION``) for a move the alert's status does not allow.
     """
-    raise NotFound(f"Alert {alert_id} not found")
+    alert = alert_service.get_alert(organization, alert_id)
+    return _alert_dict(alert_service.change_alert(alert, user, status=status, note=note))
 
 
 def render_alerts_csv(alerts):

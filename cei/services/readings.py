@@ -37,6 +37,8 @@ class ReadScope:
     meter: Meter | None
     # The meters whose readings make the numbers: the requested meter, or the site total's.
     meters: list = field(default_factory=list)
+    # The site's rollup layout when the caller loaded many at once (see :func:`site_layouts`).
+    layout: object = field(default=None, repr=False, compare=False)
 
     @property
     def meter_pks(self):
@@ -69,7 +71,21 @@ def in_window(meter_pks, window):
 
 def layout_of(scope):
     """Return the rollup layout of the scope's site (meters, local-hour grid)."""
+    if scope.layout is not None:
+        return scope.layout
     return rollups.site_layout(db.session.connection(), scope.site.id)
+
+
+def site_layouts(sites):
+    """Return ``{site.id: layout}`` of many sites in one statement, for their :class:`ReadScope`.
+
+    The layout is read at call time: pass it only to reads made in the same request.
+    """
+    pks = [site.id for site in sites]
+    if not pks:
+        return {}
+    found = rollups.load_layouts(db.session.connection(), site_pks=pks)
+    return {pk: found.get(pk, rollups.SiteLayout(pk, 0)) for pk in pks}
 
 
 def hour_sums(layout, meter, window):

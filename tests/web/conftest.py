@@ -44,6 +44,10 @@ def web_config(database_url, **overrides):
         # No background dispatcher: its connections would hold locks across tests.
         "ANALYTICS_BACKGROUND": False,
         "RATELIMIT_ENABLED": False,
+        # Analyses run when a test asks (POST /api/v1/analytics/run runs them in the
+        # request), never behind its back from a background thread.
+        "ANALYTICS_BACKGROUND": False,
+        "JOBS_INLINE": True,
         **FAST_ARGON2,
         **overrides,
     }
@@ -187,3 +191,34 @@ def unlabelled_controls(tab):
     ids = tab.evaluate("() => [...document.querySelectorAll('[id]')].map(el => el.id)")
     duplicates = sorted({f"duplicate id {name}" for name in ids if ids.count(name) > 1})
     return tab.evaluate(UNLABELLED) + duplicates
+
+
+def feed_and_analyse(app, organization_id, site_id="plant-1", days=35, **planted):
+    """Send a synthetic factory's hourly data (``planted``: night waste, spikes …, see
+    :func:`cei.synthetic.make_factory`) through the ingestion service up to the current
+    hour, then run the real analysis on the site once; return its ``AnalysisRun`` id."""
+    from cei.models import Organization
+    from cei.services import ingest
+    from cei.services import sites as site_service
+    from cei.services.analytics.analyse import analyse_site
+    from cei.synthetic import make_factory
+
+    synthetic = make_factory(
+        timezone="Europe/Rome", days=days, end=hour_start(0), seed=11, **planted
+    ).series
+    records = [
+        {"site_id": site_id, "meter_id": "main", "timestamp_utc": iso(ts), "value": float(kwh)}
+        for ts, kwh in synthetic.dropna().items()
+    ]
+    with app.app_context():
+        organization = db.session.get(Organization, organization_id)
+        for start in range(0, len(records), ingest.MAX_BATCH_RECORDS):
+            result = ingest.ingest_batch(
+                organization, records[start : start + ingest.MAX_BATCH_RECORDS]
+            )
+            assert result.failed == 0, result.errors
+        db.session.commit()
+        site = site_service.get_site(organization, site_id)
+        run_id = analyse_site(site.id, "manual").id
+        db.session.commit()
+    return run_id

@@ -1,123 +1,121 @@
-"""The analytics slots of the read model, filled as the analytics engine will fill them: every
-page shows the figures, and the site view's chart draws baseline and forecast band."""
+"""The analytics figures on the pages, from the real engine: a site fed through ingestion
+with planted night waste and spikes, analysed once; every page shows what the analytics
+services say, and the site view's chart draws baseline and forecast band."""
 
 import pytest
+from markupsafe import escape
 
+from cei.blueprints.web.formatting import format_co2, format_energy, format_money
+from cei.extensions import db
+from cei.models import Organization, User
 from cei.services import dashboard
-from cei.services.dashboard import PortfolioAnalytics, SiteAnalytics
-from cei.services.windows import HOUR
-from tests.web.conftest import hour_start
-from tests.web.test_pages import hourly, send, web_login
+from cei.services import sites as site_service
+from cei.services.analytics import results
+from cei.services.analytics.alerts import list_alerts
+from tests.web.conftest import feed_and_analyse, sign_up_in_browser
+from tests.web.test_pages import web_login
+
+PLANTED = {"night_waste_kw": 60.0, "spikes": 2}
 
 
-def filled(site, now=None):
-    """Analytics for a site as the engine would give them (a baseline 10 % under actual)."""
-    start = int(hour_start(0).timestamp()) + HOUR
-    forecast = [50.0 + i for i in range(24)]
-    return SiteAnalytics(
-        baseline_24h_kwh=1234.5,
-        baseline_7d_kwh=8000.0,
-        deviation_24h_pct=12.5,
-        deviation_7d_pct=-3.0,
-        baseline_24h=[45.0] * 24,
-        baseline_7d=[45.0] * 168,
-        forecast_24h={
-            "ts": [start + i * HOUR for i in range(24)],
-            "value": forecast,
-            "lower": [v - 5 for v in forecast],
-            "upper": [v + 5 for v in forecast],
-        },
-        baseline_method="time-of-week",
-        fit_quality={"cv_rmse": 8.2, "nmbe": -0.4},
-        warming_up=True,
-        history_days=9,
-        open_alerts=2,
-        alerts=[
-            {
-                "kind": "night_waste",
-                "severity": "critical",
-                "message": "Night consumption 40 % above base load",
-                "kwh_impact": 310.0,
-                "cost_impact": 74.4,
-                "currency": "EUR",
-            }
-        ],
-        opportunities=[
-            {
-                "title": "Switch off compressors at night",
-                "method": "Weekday nights",
-                "kwh_per_year": 52_000.0,
-                "cost_per_year": 12_480.0,
-            }
-        ],
-        kgco2e_24h=420.0,
-        kgco2e_7d=2900.0,
-    )
+def engine_view(app, org_id, site_id="plant-1"):
+    """What the analytics services hold for the site: KPIs, opportunities, open alerts."""
+    with app.app_context():
+        organization = db.session.get(Organization, org_id)
+        site = site_service.get_site(organization, site_id)
+        kpis = results.site_kpis(site)
+        opportunities = results.site_opportunities(site)["opportunities"]
+        _, alerts = list_alerts(organization, status=["open", "ack"], site=site)
+        totals = results.portfolio(organization)["totals"]
+        return kpis, opportunities, [alert.message for alert in alerts], totals
 
 
 @pytest.fixture
-def analytics(monkeypatch):
-    """Fill the slots for every site and the portfolio."""
-    monkeypatch.setattr(dashboard, "load_site_analytics", filled)
-    monkeypatch.setattr(
-        dashboard,
-        "load_sites_analytics",
-        lambda organization, sites, now=None: {site.id: filled(site) for site in sites},
-    )
-    monkeypatch.setattr(
-        dashboard,
-        "load_portfolio_analytics",
-        lambda organization, rows, now=None: PortfolioAnalytics(
-            open_alerts=2, kgco2e_7d=2900.0, kgco2e_24h=420.0, opportunities_cost_per_year=12480.0
-        ),
-    )
-
-
-def test_filled_slots_show_on_every_page(app, client, api, analytics):
+def analysed(app, client, api):
+    """A signed-in organization with one site analysed by the real engine."""
     account = web_login(client, api)
-    send(app, account, hourly("plant-1", "main", 30, value=50))
+    org_id = account["organization"]["id"]
+    feed_and_analyse(app, org_id, **PLANTED)
+    return org_id
+
+
+def test_a_site_not_analysed_has_empty_analytics(app, client, api):
+    account = web_login(client, api)
+    from tests.web.test_pages import hourly, send
+
+    send(app, account, hourly("plant-1", "main", 24))
+    with app.app_context():
+        organization = db.session.get(Organization, account["organization"]["id"])
+        site = site_service.get_site(organization, "plant-1")
+        assert not dashboard.load_site_analytics(site).available
+        assert dashboard.load_sites_analytics(organization, [site]) == {}
+    assert "No baseline yet" in client.get("/sites/plant-1").text
+
+
+def test_real_analytics_show_on_every_page(app, client, analysed):
+    kpis, opportunities, messages, totals = engine_view(app, analysed)
+    assert kpis["state"] == "analysed" and opportunities and messages
     site = client.get("/sites/plant-1").text
-    for text in (
-        "1,234 kWh",
-        "+12.5 %",
-        "time-of-week",
-        "CV(RMSE) 8.2 %",
-        "warming up",
-        "9 days of history",
-        "Night consumption 40 % above base load",
-        "€74.40",
-        "Switch off compressors at night",
-        "52.00 MWh",
-        "€12,480",
-        "420 kgCO₂e",
-    ):
-        assert text in site, text
-    assert 'data-value="1234.5"' in site
-    dashboard_page = client.get("/").text
-    assert "2,900 kgCO₂e" in dashboard_page and "change-up" in dashboard_page
-    assert "€12,480" in dashboard_page
+    assert f'data-value="{kpis["baseline_24h_kwh"]}"' in site
+    quality = kpis["baseline_quality"]
+    assert f"CV(RMSE) {quality['cv_rmse_pct']:.1f} %" in site
+    assert "Time-of-week profile" in site and "ready" in site
+    assert format_energy(kpis["last_24h_kwh"]) in site  # the actual the deviation compares
+    for message in messages:
+        assert str(escape(message)) in site, message
+    for item in opportunities:
+        assert str(escape(item["title"])) in site
+        assert format_energy(item["per_year_kwh"]) in site
+        assert format_money(item["per_year_cost"]) in site
+
+    page = client.get("/").text
+    with app.app_context():
+        organization = db.session.get(Organization, analysed)
+        portfolio = dashboard.load_portfolio(organization)
+    # kgCO₂e beside each kWh figure, at the site's emission factor.
+    factor = kpis["factors"]["emission_factor_kg_per_kwh"]
+    assert portfolio.last_7d.kgco2e == pytest.approx(portfolio.last_7d.kwh * factor, abs=0.01)
+    assert format_co2(portfolio.last_7d.kgco2e) in page
+    assert format_money(totals["opportunities_per_year_cost"]) in page
     reports = client.get("/reports").text
-    assert "8,000 kWh" in reports and "-3.0 %" in reports
+    assert format_energy(kpis["baseline_7d_kwh"]) in reports
 
 
-def test_the_chart_draws_baseline_and_forecast_band(web_app, live_url, page, shoot, analytics):
-    from tests.web.conftest import sign_up_in_browser
+def test_the_lists_read_every_sites_kpis_in_a_fixed_number_of_queries(app, analysed):
+    from sqlalchemy import event
 
+    def queries_for_dashboard():
+        seen = []
+        with app.app_context():
+            organization = db.session.get(Organization, analysed)
+            listener = lambda *args: seen.append(args[2])  # noqa: E731
+            event.listen(db.engine, "before_cursor_execute", listener)
+            try:
+                sites = site_service.list_sites(organization)
+                found = dashboard.load_sites_analytics(organization, sites)
+            finally:
+                event.remove(db.engine, "before_cursor_execute", listener)
+            return len(seen), found
+
+    one_site, found = queries_for_dashboard()
+    assert len(found) == 1
+    feed_and_analyse(app, analysed, site_id="plant-2", days=21)
+    feed_and_analyse(app, analysed, site_id="plant-3", days=21)
+    three_sites, found = queries_for_dashboard()
+    assert len(found) == 3 and all(item.available for item in found.values())
+    assert three_sites == one_site
+
+
+def test_the_chart_draws_baseline_and_forecast_band(web_app, live_url, page, shoot):
     sign_up_in_browser(page, live_url, "slots@example.com", "Slots Works")
-    from cei.extensions import db
-    from cei.models import User
-    from cei.services import ingest
-
     with web_app.app_context():
-        organization = (
-            db.session.query(User).filter_by(email="slots@example.com").one().organization
-        )
-        ingest.ingest_batch(organization, hourly("plant-1", "main", 24, value=50))
-        db.session.commit()
+        org_id = db.session.query(User).filter_by(email="slots@example.com").one().organization_id
+    feed_and_analyse(web_app, org_id, **PLANTED)
     page.goto(live_url + "/sites/plant-1")
     chart = page.wait_for_selector('#chart-24h[data-rendered="true"]')
     assert chart.get_attribute("data-points") == "24"
     legend = page.inner_text("#chart-24h")
     assert "Baseline" in legend and "Forecast" in legend
+    assert "Out-of-hours consumption" in page.inner_text("[data-opportunities]")
     shoot(page, "site-view-with-analytics")
     page.problems.check()

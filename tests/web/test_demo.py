@@ -95,3 +95,36 @@ def test_the_demo_in_the_browser(web_app, live_url, page, shoot):
         assert page.get_attribute("#chart-24h", "data-points-with-data") == "24"
         shoot(page, site_id)
     page.problems.check()
+
+
+def test_one_dispatcher_pass_after_seeding_fills_the_pages(app):
+    """``cei demo`` leaves its sites due; the first dispatcher pass analyses them all, and
+    the dashboard and site views then show KPIs, alerts and opportunities."""
+    from cei.tasks.dispatcher import Dispatcher
+    from cei.tasks.queues import InlineJobQueue
+
+    with app.app_context():
+        demo.seed_demo(days=35)
+        db.session.commit()
+        organization = find_user_by_email(demo.DEMO_EMAIL).organization
+        before = dashboard.load_portfolio(organization)
+        assert not any(row.analytics.available for row in before.rows)
+    stats = Dispatcher(app, InlineJobQueue(app)).tick()
+    assert stats["due"] == 3
+    with app.app_context():
+        organization = find_user_by_email(demo.DEMO_EMAIL).organization
+        portfolio = dashboard.load_portfolio(organization)
+        assert all(row.analytics.available for row in portfolio.rows)
+        assert portfolio.analytics.open_alerts > 0
+        assert portfolio.analytics.opportunities_cost_per_year > 0
+        kinds = {
+            row.site.site_id: {
+                alert["kind"]
+                for alert in dashboard.list_alerts(organization, site_id=row.site.site_id)
+            }
+            for row in portfolio.rows
+        }
+        assert "night_waste" in kinds["bologna"]
+        assert "weekend_waste" in kinds["chicago"]
+        site = dashboard.load_site_overview(organization, "bologna")
+        assert site.analytics.opportunities and site.analytics.forecast_24h

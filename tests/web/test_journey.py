@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 import requests
 
 from cei.blueprints.web.formatting import format_energy
-from tests.web.conftest import hour_start, iso, sign_up_in_browser, unlabelled_controls
+from cei.synthetic import make_factory
+from tests.web.conftest import (
+    PASSWORD,
+    hour_start,
+    iso,
+    sign_up_in_browser,
+    unlabelled_controls,
+)
 
 SITE = "plant-7"
 
@@ -48,6 +55,57 @@ def _api_summary(token, base):
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def _history(token, base):
+    """Send three weeks of a factory's hours before the 24 already sent, night waste included."""
+    series = make_factory(
+        timezone="UTC", days=21, end=hour_start(23), night_waste_kw=60.0, seed=3
+    ).series.dropna()
+    records = [
+        {"site_id": SITE, "meter_id": "main", "timestamp_utc": iso(ts), "value": float(kwh)}
+        for ts, kwh in series.items()
+    ]
+    response = requests.post(
+        base + "/api/v1/timeseries/batch",
+        json={"records": records},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    assert response.status_code == 200 and response.json()["ingested"] == len(records)
+
+
+def _access_token(base, email):
+    response = requests.post(
+        base + "/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def _analyse(access, base):
+    """Ask for an analysis of the site (run inline by the test app); return its KPIs."""
+    headers = {"Authorization": f"Bearer {access}"}
+    response = requests.post(
+        base + "/api/v1/analytics/run", json={"site_id": SITE}, headers=headers, timeout=120
+    )
+    assert response.status_code == 202, response.text
+    run_id = response.json()["run_ids"][0]
+    run = requests.get(f"{base}/api/v1/analytics/runs/{run_id}", headers=headers, timeout=30)
+    assert run.json()["status"] == "succeeded", run.text
+    kpis = requests.get(f"{base}/api/v1/sites/{SITE}/kpis", headers=headers, timeout=30)
+    assert kpis.status_code == 200, kpis.text
+    return kpis.json()
+
+
+def _alert_status(access, base, alert_id):
+    response = requests.get(
+        f"{base}/api/v1/alerts/{alert_id}",
+        headers={"Authorization": f"Bearer {access}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["status"]
 
 
 def _clear_of_the_hour_boundary(margin=45):
@@ -113,7 +171,33 @@ def test_first_hour_of_a_new_organization(page, live_url, shoot, tmp_path):
     assert page.locator("#chart-7d[data-rendered='true']").count() == 1
     assert "UTC" in page.inner_text("[data-kpi-card]")
     assert unlabelled_controls(page) == []
+    assert "No baseline yet" in page.inner_text("[data-baseline-card]")
     shoot(page, "site-view")
+
+    # Three weeks of earlier history (with night waste), then one analysis: the baseline and
+    # KPI card show the engine's figures, and the alert it raised is acknowledged and resolved.
+    _history(token, base)
+    access = _access_token(base, "journey@example.com")
+    kpis = _analyse(access, base)
+    page.goto(f"{base}/sites/{SITE}")
+    assert "Time-of-week profile" in page.inner_text("[data-baseline-card]")
+    shown = page.get_attribute('[data-kpi="baseline_24h_kwh"]', "data-value")
+    assert kpis["baseline_24h_kwh"] is not None and float(shown) == kpis["baseline_24h_kwh"]
+    assert "Baseline" in page.inner_text("#chart-24h")
+    assert "Out-of-hours consumption" in page.inner_text("[data-opportunities]")
+    shoot(page, "site-view-analysed")
+    page.click("nav >> text=Alerts")
+    card = page.locator("[data-alert-id]").filter(has_text="Night waste").first
+    alert_id = card.get_attribute("data-alert-id")
+    card = f'[data-alert-id="{alert_id}"]'
+    page.click(f"{card} button:has-text('Acknowledge')")
+    page.wait_for_selector("text=Alert marked acknowledged")
+    page.select_option("#status", "ack")
+    page.click("text=Apply filters")
+    page.click(f"{card} button:has-text('Resolve')")
+    page.wait_for_selector("text=Alert marked resolved")
+    assert _alert_status(access, base, alert_id) == "resolved"
+    shoot(page, "alerts-resolved")
 
     # A CSV: three new readings of a sub-meter, one reading already sent, one broken row.
     csv_path = tmp_path / "readings.csv"

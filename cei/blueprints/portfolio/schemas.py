@@ -24,6 +24,9 @@ PortfolioSiteSchema = ma.Schema.from_dict(
         **{name: _figure(name) for name in PORTFOLIO_FIGURES},
         "open_alerts": ma.fields.Integer(metadata={"description": "Open or acknowledged"}),
         "open_critical_alerts": ma.fields.Integer(),
+        "opportunities": ma.fields.Integer(metadata={"description": "Savings opportunities"}),
+        "opportunities_per_year_kwh": _figure("opportunities_per_year_kwh"),
+        "opportunities_per_year_cost": _figure("opportunities_per_year_cost"),
     },
     name="PortfolioSiteSchema",
 )

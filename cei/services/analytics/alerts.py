@@ -43,6 +43,31 @@ TRANSITIONS = {
     "resolved": {"open", "muted"},
     "muted": {"open"},
 }
+# What each move is called where people make it (the web app's buttons), in button order.
+TRANSITION_LABELS = {
+    "ack": "Acknowledge",
+    "resolved": "Resolve",
+    "muted": "Mute",
+    "open": "Re-open",
+}
+STATUS_LABELS = {
+    "open": "Open",
+    "ack": "Acknowledged",
+    "resolved": "Resolved",
+    "muted": "Muted",
+}
+# The kinds of alert the built-in plugins raise, in plain words (others show their code).
+KIND_LABELS = {
+    "deviation_24h": "Above baseline (24 h)",
+    "deviation_7d": "Above baseline (7 days)",
+    "spike": "Spike",
+    "level_shift": "Level shift",
+    "night_waste": "Night waste",
+    "weekend_waste": "Weekend waste",
+    "baseload_drift": "Base load drift",
+    "meter_silent": "Silent meter",
+    "low_coverage": "Missing data",
+}
 MAX_NOTE_LENGTH = 4000
 MAX_KEY_LENGTH = 255
 

@@ -102,6 +102,25 @@ def site_opportunities(site):
     return {**_header(site, stored), "currency": factors.currency, "opportunities": items}
 
 
+def _opportunities_total(items):
+    """Return what a site's opportunities save per year together (None before an analysis)."""
+    if items is None:
+        return {
+            "opportunities": 0,
+            "opportunities_per_year_kwh": None,
+            "opportunities_per_year_cost": None,
+        }
+    return {
+        "opportunities": len(items),
+        "opportunities_per_year_kwh": round(
+            sum(item.get("per_year_kwh") or 0.0 for item in items), 3
+        ),
+        "opportunities_per_year_cost": round(
+            sum(item.get("per_year_cost") or 0.0 for item in items), 2
+        ),
+    }
+
+
 def portfolio(organization: Organization):
     """Return every site's 24 h and 7 d figures, open alerts and coverage, with totals."""
     sites = db.session.scalars(
@@ -110,9 +129,12 @@ def portfolio(organization: Organization):
     stored = {
         row.site_pk: row
         for row in db.session.execute(
-            select(SiteAnalysis.site_pk, SiteAnalysis.analysed_at, SiteAnalysis.kpis).where(
-                SiteAnalysis.organization_id == organization.id
-            )
+            select(
+                SiteAnalysis.site_pk,
+                SiteAnalysis.analysed_at,
+                SiteAnalysis.kpis,
+                SiteAnalysis.opportunities,
+            ).where(SiteAnalysis.organization_id == organization.id)
         )
     }
     alert_counts = open_alert_counts(organization) if organization.enable_alerts else {}
@@ -131,6 +153,7 @@ def portfolio(organization: Organization):
             **{name: kpis.get(name) for name in PORTFOLIO_FIGURES},
             "open_alerts": alert_counts.get(site.id, {}).get("open", 0),
             "open_critical_alerts": alert_counts.get(site.id, {}).get("critical", 0),
+            **_opportunities_total(result.opportunities if result is not None else None),
         }
         for name in TOTALS:
             if row[name] is not None:
@@ -145,6 +168,9 @@ def portfolio(organization: Organization):
     for window, (actual, expected) in compared.items():
         totals[f"deviation_pct_{window}"] = deviation_pct(actual, expected)
     totals["open_alerts"] = sum(row["open_alerts"] for row in rows)
+    totals["opportunities_per_year_cost"] = round(
+        sum(row["opportunities_per_year_cost"] or 0.0 for row in rows), 2
+    )
     return {
         "currency": organization.currency,
         "alerts_enabled": organization.enable_alerts,

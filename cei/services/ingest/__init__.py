@@ -15,6 +15,14 @@ Where each rule lives:
 """
 
 from cei.services.ingest.entries import ingest_batch, ingest_csv, ingest_json
+from cei.services.ingest.limits import MAX_BATCH_RECORDS, MAX_ERRORS
 from cei.services.ingest.results import BatchResult
 
-__all__ = ["BatchResult", "ingest_batch", "ingest_csv", "ingest_json"]
+__all__ = [
+    "MAX_BATCH_RECORDS",
+    "MAX_ERRORS",
+    "BatchResult",
+    "ingest_batch",
+    "ingest_csv",
+    "ingest_json",
+]

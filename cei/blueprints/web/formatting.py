@@ -75,7 +75,7 @@ def format_time(moment, zone_name, short=False):
     date = f"{local:%d %b}" if short and same_year else f"{local:%d %b %Y}"
     text = f"{date} {local:%H:%M} {local.tzname()}"
     # Markup.format escapes every argument.
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(  # nosec B704
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), zone_name, text
     )
 

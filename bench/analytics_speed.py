@@ -1,7 +1,8 @@
 """Analytics speed, part one: one site with one year of hourly data through the plugins.
 
 Generates a synthetic factory (``cei.synthetic``: 365 days of hourly kWh with spikes, a level
-shift, gaps and DST changes), then runs baseline → forecast → spikes on it, in-process, with no
+shift, gaps and DST changes), then runs every installed plugin on it in dependency order (the
+registry and runner an analysis uses: baseline, forecast, spikes, waste, deviation, gaps), with no
 app and no database, ``--repeat`` times. Prints the median and worst wall time of the whole
 chain (and of each plugin) and the process's peak resident memory (VmHWM from /proc, with the
 growth over what the interpreter held after importing pandas).
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -25,12 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cei.plugins.base import AnalysisContext  # noqa: E402
-from cei.plugins.baseline import BaselinePlugin  # noqa: E402
-from cei.plugins.forecast import ForecastPlugin  # noqa: E402
-from cei.plugins.spikes import SpikesPlugin  # noqa: E402
+from cei.plugins.registry import load_registry, run_plugins  # noqa: E402
 from cei.synthetic import make_factory  # noqa: E402
 
-CHAIN = (BaselinePlugin, ForecastPlugin, SpikesPlugin)
 TIME_TARGET_S = 1.0
 MEMORY_TARGET_MB = 300
 
@@ -43,23 +40,16 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def run_chain(series: pd.Series, timezone: str) -> dict[str, float]:
-    """Run the plugins in order on ``series``; return each one's wall time in seconds."""
+def run_chain(series: pd.Series, timezone: str, registry) -> dict[str, float]:
+    """Run every installed plugin in dependency order (as an analysis does) on ``series``;
+    return each one's wall time in seconds."""
     now = series.index[-1] + pd.Timedelta(hours=1)
-    results, timings = {}, {}
-    for plugin_class in CHAIN:
-        plugin = plugin_class()
-        context = AnalysisContext(
-            site_id="bench",
-            timezone=timezone,
-            now=now,
-            series=series,
-            results={need: results[need] for need in plugin.requires},
-        )
-        began = time.perf_counter()
-        results[plugin.name] = plugin.run(context)
-        timings[plugin.name] = time.perf_counter() - began
-    return timings
+    context = AnalysisContext(site_id="bench", timezone=timezone, now=now, series=series)
+    outcomes = run_plugins(registry, context)
+    failed = [name for name, outcome in outcomes.items() if outcome.status != "ok"]
+    if failed:
+        raise SystemExit(f"plugins did not run: {failed}")
+    return {name: outcome.duration_ms / 1000 for name, outcome in outcomes.items()}
 
 
 def part_one(days: int, repeat: int) -> bool:
@@ -73,7 +63,8 @@ def part_one(days: int, repeat: int) -> bool:
         gaps=10,
         seed=1,
     )
-    runs = [run_chain(series, truth.timezone) for _ in range(repeat)]
+    registry = load_registry()
+    runs = [run_chain(series, truth.timezone, registry) for _ in range(repeat)]
     totals = [sum(run.values()) for run in runs]
     peak = peak_rss_mb()
     median, worst = statistics.median(totals), max(totals)

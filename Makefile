@@ -42,6 +42,9 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/ingest.py
 	$(PY) bench/upload.py
 	$(PY) bench/reads.py
+	$(PY) bench/analytics_accuracy.py
+	$(PY) bench/analytics_speed.py
+	$(PY) bench/analytics_jobs.py
 	$(PY) bench/reports.py
 	$(PY) bench/web.py
 

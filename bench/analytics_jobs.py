@@ -313,10 +313,8 @@ def updated_at(app, site_pks):
         return {pk: moment for pk, moment in rows}
 
 
-def send_batches(app, base, token, pairs, batches, interval, mark_due):
+def send_batches(app, base, token, pairs, batches, interval):
     """Send ``batches`` one-reading batches to random sites; return freshness latencies (s)."""
-    from cei.extensions import db
-    from cei.services.analytics import mark_sites_due
 
     rng = random.Random(7)
     pending, latencies, lock = {}, [], threading.Lock()
@@ -353,14 +351,11 @@ def send_batches(app, base, token, pairs, batches, interval, mark_due):
             "site_id": f"site-{index:04d}",
             "meter_id": "main",
             "timestamp_utc": datetime.fromtimestamp(current_hour, UTC).isoformat(),
-            "value": 100.0,
+            "value": 100.0 + number,  # a site chosen twice gets a correction, not a duplicate
         }
-        response = session.post(f"{base}/api/v1/timeseries/batch", json={"records": [record]})
+        body = {"records": [record], "on_conflict": "update"}
+        response = session.post(f"{base}/api/v1/timeseries/batch", json=body)
         response.raise_for_status()
-        if mark_due:  # until ingestion marks sites itself (the lead wires the hook)
-            with app.app_context():
-                mark_sites_due(db.session, [site_pk])
-                db.session.commit()
         with lock:
             pending[number] = (site_pk, time.time())
         time.sleep(interval)
@@ -382,9 +377,7 @@ def bench_freshness(app, url, redis_url, pairs, args, workdir):
     token = issue_token(app)
     verdicts = []
     with serve(url, None, workdir, "in-process") as base:
-        latencies = send_batches(
-            app, base, token, pairs, args.batches, args.batch_interval, args.mark_due
-        )
+        latencies = send_batches(app, base, token, pairs, args.batches, args.batch_interval)
     p95, text = describe(latencies)
     print(f"  in-process:        {text}")
     verdicts.append(
@@ -393,9 +386,7 @@ def bench_freshness(app, url, redis_url, pairs, args, workdir):
     )
     flush_redis(redis_url)
     with serve(url, redis_url, workdir, "redis") as base, rq_worker(url, redis_url, workdir):
-        latencies = send_batches(
-            app, base, token, pairs, args.batches, args.batch_interval, args.mark_due
-        )
+        latencies = send_batches(app, base, token, pairs, args.batches, args.batch_interval)
     p95, text = describe(latencies)
     print(f"  Redis + 1 worker:  {text}")
     verdicts.append(
@@ -415,12 +406,6 @@ def main(argv=None):
     parser.add_argument("--batch-interval", type=float, default=0.5)
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--redis-url", default=REDIS_URL)
-    parser.add_argument(
-        "--no-mark-due",
-        dest="mark_due",
-        action="store_false",
-        help="Rely on ingestion to mark sites due (once it does)",
-    )
     parser.add_argument("--no-freshness", action="store_true")
     args = parser.parse_args(argv)
     prepare_database(args.pg_url)

@@ -41,11 +41,10 @@ def web_config(database_url, **overrides):
         "SECRET_KEY": "web-test-secret-key-" + "x" * 32,
         "WTF_CSRF_ENABLED": True,
         "REDIS_URL": None,
-        # No background dispatcher: its connections would hold locks across tests.
-        "ANALYTICS_BACKGROUND": False,
         "RATELIMIT_ENABLED": False,
         # Analyses run when a test asks (POST /api/v1/analytics/run runs them in the
-        # request), never behind its back from a background thread.
+        # request), never behind its back from a background thread (whose connections
+        # would also hold locks across tests).
         "ANALYTICS_BACKGROUND": False,
         "JOBS_INLINE": True,
         **FAST_ARGON2,

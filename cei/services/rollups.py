@@ -514,12 +514,13 @@ def hour_sums(connection, source, start, end):
 def hour_sums_many(connection, sources, start, end):
     """Return :func:`hour_sums` of each of ``sources`` over one window, in their order.
 
-    A fixed number of statements whatever the number of sources: one per rollup table for
-    the whole hours, and one per local-hour grid and window part for the hours summed from
-    readings (grouped by meter, then added per source in Python: integer mWh, so exact).
+    The number of statements does not grow with the sources: one per rollup table for the
+    whole hours, and one per local-hour grid (zone offset) and window part for the hours
+    summed from readings, grouped by meter and added per source in Python (integer mWh, so
+    exactly what one source at a time gives: :func:`hour_sums` is this read of one source).
     """
     found = [{} for _ in sources]
-    # {table: {key: [index…]}}, {(offset, from, to): {meter_pk: [index…]}}
+    # {table: {key: [(index, first, last)…]}}, {(offset, from, to): {meter_pk: [index…]}}
     from_tables, from_readings = {}, {}
     for index, source in enumerate(sources):
         if not source.meter_pks:

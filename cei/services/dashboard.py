@@ -29,6 +29,7 @@ from cei.services.export import FORMULA_STARTS
 from cei.services.readings import (
     ReadScope,
     double_counting,
+    hour_sums_many,
     series,
     site_layouts,
     summarize,
@@ -350,9 +351,9 @@ def _kwh(summary):
     return summary["total_value"] if summary["points"] else None
 
 
-def _hourly(scope, window):
+def _hourly(scope, window, sums=None):
     """Return ``(hour starts, kWh or None)`` of ``window`` from the series service."""
-    points = series(scope, window, "hour")["points"]
+    points = series(scope, window, "hour", sums=sums)["points"]
     return [_epoch(point["ts"]) for point in points], [point["value"] for point in points]
 
 
@@ -364,11 +365,14 @@ def load_site_row(
     analytics=None,
     latest_by_meter=None,
     layout=None,
+    sums=None,
 ):
     """Return the dashboard figures of one site (its meters loaded with it).
 
-    ``latest_by_meter`` is :func:`last_readings` of (at least) the site's meters, and
-    ``layout`` its rollup layout, when the caller fetched them for many sites at once.
+    ``latest_by_meter`` is :func:`last_readings` of (at least) the site's meters, ``layout``
+    its rollup layout, and ``sums`` its site total's hour sums over the last 24 hours and
+    the last 7 days (``(day, week)``, :func:`cei.services.readings.hour_sums_many`), when
+    the caller fetched them for many sites at once.
     """
     now = now or utcnow()
     tariff, _ = site_service.effective_tariff(site)
@@ -376,7 +380,9 @@ def load_site_row(
     meters = list(site.meters)
     scope = _total_scope(site, meters, layout)
     day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
-    summary_24h, summary_7d = summarize(scope, day), summarize(scope, week)
+    sums_24h, sums_7d = sums or (None, None)
+    summary_24h = summarize(scope, day, sums=sums_24h)
+    summary_7d = summarize(scope, week, sums=sums_7d)
     last_7d = _kwh(summary_7d)
     if latest_by_meter is None:
         latest_by_meter = last_readings(scope.meter_pks)
@@ -394,7 +400,7 @@ def load_site_row(
         analytics=analytics or SiteAnalytics(),
     )
     if with_series:
-        row.hourly_7d = _hourly(scope, week)[1]
+        row.hourly_7d = _hourly(scope, week, sums_7d)[1]
     return row
 
 
@@ -422,9 +428,13 @@ def load_portfolio(organization, with_chart=True, now=None):
     sites = site_service.list_sites(organization)
     summary = analytics_results.portfolio(organization)
     analytics = _sites_analytics(summary, sites)
-    # One statement each for every site's meter layout and latest readings.
+    # A fixed number of statements for every site's meter layout, latest readings and
+    # site-total hour sums over the last 24 hours and 7 days.
     layouts = site_layouts(sites)
     latest = last_readings([meter.id for site in sites for meter in site.meters])
+    scopes = [_total_scope(site, list(site.meters), layouts[site.id]) for site in sites]
+    day, week = last_hours(DAY_HOURS, now), last_hours(WEEK_HOURS, now)
+    sums = zip(hour_sums_many(scopes, day), hour_sums_many(scopes, week), strict=True)
     rows = [
         load_site_row(
             site,
@@ -434,12 +444,12 @@ def load_portfolio(organization, with_chart=True, now=None):
             analytics=analytics.get(site.id),
             latest_by_meter=latest,
             layout=layouts[site.id],
+            sums=site_sums,
         )
-        for site in sites
+        for site, site_sums in zip(sites, sums, strict=True)
     ]
     chart = None
     if with_chart:
-        week = last_hours(WEEK_HOURS, now)
         hours = list(range(week.start, week.end, HOUR))
         values = _sum_columns([row.hourly_7d for row in rows]) if rows else [None] * len(hours)
         chart = make_chart(organization.timezone, hours, {"Actual": values})

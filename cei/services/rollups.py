@@ -471,19 +471,21 @@ def forget_site(connection, site_pk):
 # --------------------------------------------------------------------------- reading
 
 
-def _raw_sums(connection, source, start, end, into):
-    """Add ``{bucket: [mwh, count]}`` of the source's readings in ``[start, end)`` to ``into``."""
-    bucket = _bucket_sql(source.offset).label("bucket")
-    rows = connection.execute(
-        select(bucket, func.sum(_mwh_sql(connection.dialect.name)), func.count())
+def _raw_sums(connection, offset, meter_pks, start, end):
+    """Return ``(meter_pk, bucket, mWh, readings)`` of the meters' readings in ``[start, end)``,
+    summed per meter and local hour of the ``offset`` grid (one statement)."""
+    bucket = _bucket_sql(offset).label("bucket")
+    return connection.execute(
+        select(
+            readings.c.meter_pk, bucket, func.sum(_mwh_sql(connection.dialect.name)), func.count()
+        )
         .where(
-            readings.c.meter_pk.in_(source.meter_pks),
+            readings.c.meter_pk.in_(sorted(meter_pks)),
             readings.c.ts >= start,
             readings.c.ts < end,
         )
-        .group_by(bucket)
+        .group_by(readings.c.meter_pk, bucket)
     ).all()
-    _merge(into, rows)
 
 
 def _merge(into, rows):
@@ -492,32 +494,66 @@ def _merge(into, rows):
         into[bucket] = (int(mwh), count) if old is None else (old[0] + int(mwh), old[1] + count)
 
 
+def _raw_parts(source, start, end):
+    """The ``[from, to)`` parts of ``[start, end)`` the source sums from its readings."""
+    first, last = ceil_hour(start, source.offset), floor_hour(end, source.offset)
+    if source.table is None or first >= last:
+        return [(start, end)]
+    return [part for part in ((start, first), (last, end)) if part[0] < part[1]]
+
+
 def hour_sums(connection, source, start, end):
     """Return ``{local hour start: (mWh, readings)}`` of the readings in ``[start, end)``.
 
     Whole local hours come from the rollup table (when the source has one); a window edge
     that cuts an hour is summed from the readings of that part, so any window is exact.
     """
-    sums = {}
-    if not source.meter_pks:
-        return sums
-    first, last = ceil_hour(start, source.offset), floor_hour(end, source.offset)
-    if source.table is None or first >= last:
-        _raw_sums(connection, source, start, end, sums)
-        return sums
-    table = source.table
-    key_column = table.c[_key_name(table)]
-    rows = connection.execute(
-        select(table.c.ts, table.c.energy_mwh, table.c.readings).where(
-            and_(key_column == source.key, table.c.ts >= first, table.c.ts < last)
-        )
-    ).all()
-    _merge(sums, rows)
-    if start < first:
-        _raw_sums(connection, source, start, first, sums)
-    if last < end:
-        _raw_sums(connection, source, last, end, sums)
-    return sums
+    return hour_sums_many(connection, [source], start, end)[0]
+
+
+def hour_sums_many(connection, sources, start, end):
+    """Return :func:`hour_sums` of each of ``sources`` over one window, in their order.
+
+    The number of statements does not grow with the sources: one per rollup table for the
+    whole hours, and one per local-hour grid (zone offset) and window part for the hours
+    summed from readings, grouped by meter and added per source in Python (integer mWh, so
+    exactly what one source at a time gives: :func:`hour_sums` is this read of one source).
+    """
+    found = [{} for _ in sources]
+    # {table: {key: [(index, first, last)…]}}, {(offset, from, to): {meter_pk: [index…]}}
+    from_tables, from_readings = {}, {}
+    for index, source in enumerate(sources):
+        if not source.meter_pks:
+            continue
+        if source.table is not None:
+            first, last = ceil_hour(start, source.offset), floor_hour(end, source.offset)
+            if first < last:
+                keys = from_tables.setdefault(source.table, {})
+                keys.setdefault(source.key, []).append((index, first, last))
+        for part in _raw_parts(source, start, end):
+            meters = from_readings.setdefault((source.offset, *part), {})
+            for meter_pk in source.meter_pks:
+                meters.setdefault(meter_pk, []).append(index)
+    for table, keys in from_tables.items():
+        key_column = table.c[_key_name(table)]
+        lowest = min(first for wanted in keys.values() for _, first, _ in wanted)
+        highest = max(last for wanted in keys.values() for _, _, last in wanted)
+        rows = connection.execute(
+            select(key_column, table.c.ts, table.c.energy_mwh, table.c.readings).where(
+                and_(key_column.in_(sorted(keys)), table.c.ts >= lowest, table.c.ts < highest)
+            )
+        ).all()
+        for key, ts, mwh, count in rows:
+            for index, first, last in keys[key]:
+                if first <= ts < last:
+                    _merge(found[index], ((ts, mwh, count),))
+    for (offset, part_start, part_end), meters in sorted(from_readings.items()):
+        for meter_pk, bucket, mwh, count in _raw_sums(
+            connection, offset, meters, part_start, part_end
+        ):
+            for index in meters[meter_pk]:
+                _merge(found[index], ((bucket, mwh, count),))
+    return found
 
 
 def site_hourly_series(site, start_ts, end_ts):

@@ -160,3 +160,38 @@ def test_a_frozen_clock_moves_every_window(org):
     overview = dashboard.load_site_overview(org, "plant", now=later)
     assert overview.last_24h.kwh == 3.0
     assert overview.chart_24h["lines"][0]["values"][-5:] == [1.0, 1.0, 1.0, None, None]
+
+
+def test_the_dashboard_reads_any_number_of_sites_in_a_fixed_number_of_queries(app, org):
+    from sqlalchemy import event
+
+    def statements():
+        db.session.commit()  # every count starts from an empty identity map
+        seen = []
+
+        def listener(*args):
+            seen.append(args[2])
+
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            portfolio = dashboard.load_portfolio(org)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return seen, portfolio
+
+    def add_sites(names):
+        for name in names:
+            # A site adding two meters (no main), and one with a single meter.
+            store(org, f"{name}-pair", "a", range(0, 30), 1.0)
+            store(org, f"{name}-pair", "b", range(0, 30), 2.0)
+            store(org, f"{name}-lone", "m", range(0, 200), 0.5)
+
+    add_sites(["one"])
+    few, portfolio = statements()
+    assert len(portfolio.rows) == 2 and portfolio.last_24h.kwh == 3.0 * 24 + 0.5 * 24
+    add_sites(["two", "three", "four"])
+    many, portfolio = statements()
+    assert len(portfolio.rows) == 8
+    assert portfolio.last_24h.kwh == 4 * (3.0 * 24 + 0.5 * 24)
+    assert portfolio.last_7d.kwh == 4 * (3.0 * 30 + 0.5 * 168)
+    assert len(many) == len(few), "\n".join(many)

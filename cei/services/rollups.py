@@ -350,7 +350,7 @@ def _sum_deltas(rows, offset):
 # Delta upserts; {name} and {key} are our own table and column names, values are parameters.
 POSTGRES_UPSERT = (
     "INSERT INTO {name} AS r ({key}, ts, energy_mwh, readings) "
-    "SELECT * FROM unnest(%s::int4[], %s::int8[], %s::int8[], %s::int4[]) "
+    "SELECT * FROM unnest(%s::text::int4[], %s::text::int8[], %s::text::int8[], %s::text::int4[]) "
     "ON CONFLICT ({key}, ts) DO UPDATE SET "
     "energy_mwh = r.energy_mwh + excluded.energy_mwh, "
     "readings = r.readings + excluded.readings"
@@ -371,7 +371,11 @@ def _upsert(connection, table, rows):
     name, key = table.name, _key_name(table)
     if connection.dialect.name == "postgresql":
         statement = POSTGRES_UPSERT.format(name=name, key=key)
-        connection.exec_driver_sql(statement, tuple(map(list, zip(*rows, strict=True))))
+        # Columns as array literals ("{1,2,3}"): psycopg dumps int lists element by element
+        # in Python, which cost 32 ms of a 5,000-reading batch (bench/ingest.py, new 5000).
+        columns = zip(*rows, strict=True)
+        literals = tuple("{" + ",".join(map(str, column)) + "}" for column in columns)
+        connection.exec_driver_sql(statement, literals)
         return
     for start in range(0, len(rows), SQLITE_ROWS_PER_UPSERT):
         part = rows[start : start + SQLITE_ROWS_PER_UPSERT]

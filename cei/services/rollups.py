@@ -219,6 +219,7 @@ def apply_changed_readings(connection, changed_rows):
 
     ``changed_rows`` are ``(meter_pk, ts, kwh, previous_kwh)``: ``previous_kwh`` is None for
     a new reading and the replaced value for an updated one; ``kwh`` None removes a reading.
+    Rows of new readings alone may come as ``(meter_pk, ts, kwh)``.
     Call it after the readings are written. Sums per bucket (numpy for a meter's new
     readings, :func:`_sum_new_readings`; a Python loop for other changes) are written with
     one multi-row upsert per table (``ON CONFLICT DO UPDATE``, keys in order).
@@ -313,7 +314,8 @@ def _sum_new_readings(rows, offset):
     unless every row is new.
     """
     count = len(rows)
-    if list(map(itemgetter(3), rows)).count(None) != count:
+    # Rows of three fields, ``(meter_pk, ts, kwh)``, are new readings by construction.
+    if len(rows[0]) > 3 and list(map(itemgetter(3), rows)).count(None) != count:
         return None
     stamps = np.fromiter(map(itemgetter(1), rows), np.int64, count)
     values = np.fromiter(map(itemgetter(2), rows), np.float64, count)

@@ -262,19 +262,24 @@ class Ingestion:
             self._after_write(changed)
 
     def _after_write(self, changed_rows):
-        """Site rollups and due analyses are updated here, in the same transaction.
+        """Site rollups are updated here, in the same transaction (sites with new data are
+        marked due for analysis once, in :meth:`finish`).
 
         ``changed_rows`` (:class:`~.store.ChangedRows`) are the readings this chunk wrote:
         iterating gives ``ChangedRow(meter_pk, ts, kwh, previous_kwh)`` with
         ``previous_kwh`` None for new readings and the replaced value otherwise.
         ``self.changed_site_pks`` already holds their sites.
         """
-        connection = db.session.connection()
-        rollups.apply_changed_readings(connection, list(changed_rows))
-        mark_sites_due(connection, self.changed_site_pks)
+        # New readings only (the common case): their rows as they are, without building a
+        # ChangedRow per reading (1 µs a row: 0.2 s of a 200,000-row upload, bench/upload.py).
+        rows = changed_rows.replaced and list(changed_rows) or changed_rows.inserted
+        rollups.apply_changed_readings(db.session.connection(), rows)
 
     def finish(self):
-        """Return the result (errors ordered by index, duration measured)."""
+        """Mark the sites with new data due for analysis, once per batch or upload (same
+        transaction); return the result (errors ordered by index, duration measured)."""
+        if self.changed_site_pks:
+            mark_sites_due(db.session.connection(), self.changed_site_pks)
         result = self.result
         result.errors = self.errors.sorted()
         result.errors_truncated = self.errors.truncated

@@ -317,6 +317,7 @@ def send_batches(app, base, token, pairs, batches, interval):
     """Send ``batches`` one-reading batches to random sites; return freshness latencies (s)."""
 
     rng = random.Random(7)
+    values = random.SystemRandom()
     pending, latencies, lock = {}, [], threading.Lock()
     stop = threading.Event()
     session = requests.Session()
@@ -351,7 +352,9 @@ def send_batches(app, base, token, pairs, batches, interval):
             "site_id": f"site-{index:04d}",
             "meter_id": "main",
             "timestamp_utc": datetime.fromtimestamp(current_hour, UTC).isoformat(),
-            "value": 100.0 + number,  # a site chosen twice gets a correction, not a duplicate
+            # A fresh value each time: a site chosen twice (or again in the next phase, which
+            # picks the same sites) gets a correction, never an unchanged duplicate.
+            "value": round(100.0 + 50.0 * values.random(), 3),
         }
         body = {"records": [record], "on_conflict": "update"}
         response = session.post(f"{base}/api/v1/timeseries/batch", json=body)

@@ -53,18 +53,13 @@ def new_site():
     if request.method == "GET":
         schedule = default_schedule()
         form.timezone.data = org.timezone
-        form.days.data = [str(day) for day in schedule["days"]]
-        form.start.data, form.end.data = schedule["start"], schedule["end"]
+        _show_schedule(form, schedule)
     elif form.validate_on_submit():
         try:
             site = site_service.create_site(
                 org,
                 form.site_id.data,
-                name=form.name.data,
-                timezone=form.timezone.data,
-                location=form.location.data,
-                schedule=_schedule(form),
-                tariff_per_kwh=form.tariff_per_kwh.data,
+                **_site_fields(form),
             )
             db.session.commit()
         except ServiceError as exc:
@@ -89,18 +84,10 @@ def edit_site(site_id):
     # The factories' key cannot change: the field is shown, not editable, and not checked.
     form.site_id.data = site.site_id
     if request.method == "GET":
-        form.days.data = [str(day) for day in site.schedule["days"]]
-        form.start.data, form.end.data = site.schedule["start"], site.schedule["end"]
+        _show_schedule(form, site.schedule)
     elif form.validate_on_submit():
         try:
-            site_service.update_site(
-                site,
-                name=form.name.data,
-                timezone=form.timezone.data,
-                location=form.location.data,
-                schedule=_schedule(form),
-                tariff_per_kwh=form.tariff_per_kwh.data,
-            )
+            site_service.update_site(site, **_site_fields(form))
             db.session.commit()
         except ServiceError as exc:
             db.session.rollback()
@@ -110,6 +97,23 @@ def edit_site(site_id):
             return redirect(url_for("web.site_view", site_id=site.site_id), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template("web/site_form.html", form=form, site=site, organization=org), status
+
+
+def _show_schedule(form, schedule):
+    """Fill the form's schedule fields from a site schedule (days, start, end)."""
+    form.days.data = [str(day) for day in schedule["days"]]
+    form.start.data, form.end.data = schedule["start"], schedule["end"]
+
+
+def _site_fields(form):
+    """The editable site fields of a submitted form, as the sites service takes them."""
+    return {
+        "name": form.name.data,
+        "timezone": form.timezone.data,
+        "location": form.location.data,
+        "schedule": _schedule(form),
+        "tariff_per_kwh": form.tariff_per_kwh.data,
+    }
 
 
 def _overview(site_id):

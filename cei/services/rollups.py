@@ -12,17 +12,20 @@ rebuild gives the very same numbers, and answers are rounded once, to the Wh (:f
 
 Which rows exist (:class:`SiteLayout`), chosen so ingestion pays only where a rollup saves reads:
 
-- ``meter_hours`` for meters whose interval is shorter than an hour (4 readings -> 1 row); an
-  hourly (or slower) meter is read from its own readings, one row per hour already;
-- ``site_hours`` for sites whose total adds two or more meters (the ``is_main`` rule); a site
-  whose total is one meter reads that meter's hours.
+- ``site_hours`` for sites whose total adds two or more meters (the ``is_main`` rule);
+- ``meter_hours`` for a meter reporting more often than hourly that is, alone, its site's
+  total (4 readings -> 1 row), so a one-meter site reads one row an hour too.
 
-A site read therefore costs at most one meter's worth of rows, with 1 meter or 100; a batch of
-an hourly meter that is its site's only total meter (or a sub-meter beside a main meter) writes
-no rollup at all. The rule depends on meter settings, so changing ``is_main``, an interval, a
-timezone, or adding or deleting a meter rebuilds the site (``cei.services.sites``); a site
-that gains its second total meter through ingestion is built on its next batch
-(:func:`apply_changed_readings`).
+Every other hour is read from the readings themselves: an hourly meter's readings are one row
+an hour already, and a meter that is part of a larger total (a sub-meter, or one of several
+meters added up) is read alone only on its own meter pages, where summing its readings costs
+what it did before rollups. A site read therefore costs at most one row an hour, with 1 meter
+or 100, and a batch writes at most one rollup table (none for a sub-meter or a one-meter
+hourly site): each table written costs about as much as a fifth of the readings insert
+(bench/ingest.py, PostgreSQL, new 5000). The rule depends on meter settings, so changing
+``is_main``, an interval, a timezone, or adding or deleting a meter rebuilds the site
+(``cei.services.sites``); a site that gains its second total meter through ingestion is
+rebuilt in the batch that adds it (:func:`apply_changed_readings`).
 """
 
 import logging
@@ -43,7 +46,8 @@ log = logging.getLogger("cei.rollups")
 
 HOUR = 3600
 MWH_PER_KWH = 1_000_000
-# Meters reporting more often than this (minutes) keep hourly rows of their own.
+# A site's only total meter keeps hourly rows of its own when it reports more often than
+# this (minutes).
 SUB_HOURLY_BELOW = 60
 # The date whose UTC offset fixes a zone's local-hour grid (see hour_offset).
 GRID_DATE = datetime(2026, 1, 1)
@@ -120,8 +124,9 @@ class SiteLayout:
         return len(self.totals) > 1
 
     def has_meter_rows(self, meter_pk):
-        """Whether the meter's hours are kept in ``meter_hours`` (a sub-hourly meter)."""
-        return self.intervals[meter_pk] < SUB_HOURLY_BELOW
+        """Whether the meter's hours are kept in ``meter_hours``: a sub-hourly meter that is,
+        alone, the site total."""
+        return self.intervals[meter_pk] < SUB_HOURLY_BELOW and self.totals == (meter_pk,)
 
     def source(self, meter_pk=None):
         """Return the :class:`HourSource` of one meter, or of the site total (None)."""
@@ -242,7 +247,9 @@ def apply_changed_readings(connection, changed_rows):
     site_pks = {route[2] for route in routes.values() if route[2] is not None}
     for site_pk in sorted(site_pks - sites_with_rows):
         # The site total just started to add a second meter (one created by ingestion):
-        # build it from the readings, which already hold this batch.
+        # build it from the readings, which already hold this batch, and drop the hours the
+        # first meter kept while it was the total alone.
+        _rebuild_meter_rows(connection, layouts[site_pk])
         _rebuild_site_rows(connection, layouts[site_pk])
         routes = {
             pk: (offset, to_meter, None if to_site == site_pk else to_site)

@@ -15,17 +15,17 @@ from tests.conftest import ApiHelper
 from tests.rollups.conftest import HOUR, Plant, iso
 
 
-def fifteen_minute_records(first, hours):
-    """Two 15-minute meters (no main: both count in the site total) over ``hours``."""
+def fifteen_minute_records(site_id, meter_ids, first, hours):
+    """15-minute readings of ``meter_ids`` (none main: all count in the site total)."""
     records = []
-    for meter_id, base in (("line-1", 10.0), ("line-2", 3.25)):
+    for number, meter_id in enumerate(meter_ids):
         for index, ts in enumerate(range(first, first + hours * HOUR, 900)):
             records.append(
                 {
-                    "site_id": "site-old",
+                    "site_id": site_id,
                     "meter_id": meter_id,
                     "timestamp_utc": iso(ts),
-                    "value": base + (index % 7) * 0.125,
+                    "value": 10.0 - 6.75 * number + (index % 7) * 0.125,
                     "unit": "kWh",
                     "interval_minutes": 15,
                 }
@@ -60,14 +60,24 @@ def test_init_db_builds_the_rollups_of_readings_older_than_them(make_app, tmp_pa
         upgrade()
     client = app.test_client()
     plant = Plant(app, client, ApiHelper(client))
-    plant.site("site-old", "Asia/Kolkata")  # half-hour local hours: rollup keys are not UTC hours
+    # Half-hour local hours (rollup keys are not UTC hours). Two total meters: site rows;
+    # a lone sub-hourly meter: meter rows.
+    plant.site("site-old", "Asia/Kolkata")
+    plant.site("site-lone", "Europe/Rome")
     first = (int(time.time()) // HOUR - 12) * HOUR
-    plant.send(fifteen_minute_records(first, hours=10))
-    window = {"site_id": "site-old", "start": iso(first - HOUR), "end": iso(first + 12 * HOUR)}
-    summary = plant.read("summary", **window)
-    series = plant.read("series", resolution="hour", **window)
+    plant.send(fifteen_minute_records("site-old", ["line-1", "line-2"], first, hours=10))
+    plant.send(fifteen_minute_records("site-lone", ["main"], first, hours=10))
+    reads = {}
+    for site_id in ("site-old", "site-lone"):
+        window = {"site_id": site_id, "start": iso(first - HOUR), "end": iso(first + 12 * HOUR)}
+        reads[site_id] = (
+            window,
+            plant.read("summary", **window),
+            plant.read("series", resolution="hour", **window),
+        )
     built_meters, built_sites = plant.check()
-    assert built_meters and built_sites and summary["total_value"] > 0
+    assert built_meters and built_sites
+    assert all(summary["total_value"] > 0 for _, summary, _ in reads.values())
 
     downgrade_to_before_the_rollups(app)  # the database as a version before 0003 left it
     with app.app_context():
@@ -78,10 +88,11 @@ def test_init_db_builds_the_rollups_of_readings_older_than_them(make_app, tmp_pa
     result = app.test_cli_runner().invoke(args=["init-db"])
 
     assert result.exit_code == 0, result.output
-    assert "rollups rebuilt for 1 site(s)" in result.output, result.output
+    assert "rollups rebuilt for 2 site(s)" in result.output, result.output
     assert plant.check() == (built_meters, built_sites)
-    assert plant.read("summary", **window) == summary
-    assert plant.read("series", resolution="hour", **window) == series
+    for window, summary, series in reads.values():
+        assert plant.read("summary", **window) == summary
+        assert plant.read("series", resolution="hour", **window) == series
 
 
 def test_init_db_on_a_current_database_rebuilds_nothing(app):

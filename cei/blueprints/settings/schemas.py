@@ -24,6 +24,10 @@ class SettingsSchema(ma.Schema):
     )
 
 
+# apispec leaves out that the minimum itself (0) is refused.
+ABOVE_ZERO = {"exclusiveMinimum": True}
+
+
 class SettingsUpdateSchema(ma.Schema):
     """Changes to the settings (only the fields sent change)."""
 
@@ -39,8 +43,10 @@ class SettingsUpdateSchema(ma.Schema):
     deviation_warning_pct = ma.fields.Float(
         validate=validate.Range(min=0, max=settings.MAX_THRESHOLD_PCT, min_inclusive=False),
         allow_nan=False,
+        metadata=ABOVE_ZERO,
     )
     deviation_critical_pct = ma.fields.Float(
         validate=validate.Range(min=0, max=settings.MAX_THRESHOLD_PCT, min_inclusive=False),
         allow_nan=False,
+        metadata=ABOVE_ZERO,
     )

@@ -21,3 +21,21 @@ def external_id(description, validators=(), **kwargs):
         metadata=metadata,
         **kwargs,
     )
+
+
+class JsonBoolean(ma.fields.Boolean):
+    """A JSON ``true`` or ``false``: not 1, "yes" or "on", which marshmallow would take."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class JsonNumber(ma.fields.Float):
+    """A JSON number: not a string holding one, which marshmallow would take."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)

@@ -94,6 +94,7 @@ def test_the_served_document_is_the_one_fuzzed(fuzz_target):
 @schema.parametrize()
 def test_every_operation_keeps_its_documented_contract(case, fuzz_target):
     headers = fuzz_target.next_credentials()
+    fuzz_target.aim(case)
     response = case.call(base_url=fuzz_target.url, headers=headers, timeout=30)
     excused = [positive_data_acceptance] if beyond_the_schema(response) else []
     case.validate_response(response, excluded_checks=excused, headers=headers)

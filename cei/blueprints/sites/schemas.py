@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from cei.blueprints.fields import external_id
+from cei.blueprints.fields import JsonBoolean, JsonNumber, external_id
 from cei.services import sites
 from cei.services.errors import ServiceError
 from cei.services.sites import MAX_EMISSION_FACTOR
@@ -61,7 +61,7 @@ timezone_field = ma.fields.String(
     },
 )
 location_field = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
-tariff_field = ma.fields.Float(
+tariff_field = JsonNumber(
     allow_none=True,
     validate=validate.Range(min=0, max=1e6, max_inclusive=False),
     # apispec leaves out that the maximum itself is refused.
@@ -70,7 +70,7 @@ tariff_field = ma.fields.Float(
         "exclusiveMaximum": True,
     },
 )
-emission_factor_field = ma.fields.Float(
+emission_factor_field = JsonNumber(
     allow_none=True,
     validate=validate.Range(min=0, max=MAX_EMISSION_FACTOR),
     metadata={"description": "kgCO2e per kWh; null uses the organization's emission factor"},
@@ -124,7 +124,7 @@ class MeterCreateSchema(ma.Schema):
         required=True,
     )
     name = name_field
-    is_main = ma.fields.Boolean(
+    is_main = JsonBoolean(
         metadata={"description": "Measures the whole site (site totals use main meters)"}
     )
     interval_minutes = interval_field
@@ -134,7 +134,7 @@ class MeterUpdateSchema(ma.Schema):
     """Changes to a meter (only the fields sent change)."""
 
     name = name_field
-    is_main = ma.fields.Boolean()
+    is_main = JsonBoolean()
     interval_minutes = interval_field
 
 

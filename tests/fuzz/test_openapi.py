@@ -18,6 +18,7 @@ import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from cei import create_app
+from cei.blueprints.site_analytics.schemas import MAX_BASELINE_HOURS
 
 CONFIG = schemathesis.Config.from_path(Path(__file__).with_name("schemathesis.toml"))
 if os.environ.get("CEI_FUZZ_SEED"):
@@ -39,6 +40,9 @@ RULES_BEYOND_THE_SCHEMA = {
     ("VALIDATION_ERROR", "end must be after start (end may be 24:00)"),
     ("VALIDATION_ERROR", "start and end go together"),
     ("VALIDATION_ERROR", "Give window_hours or start/end, not both"),
+    # the length of a start/end window
+    ("WINDOW_TOO_LONG", None),
+    ("VALIDATION_ERROR", f"At most {MAX_BASELINE_HOURS} hours"),
     ("VALIDATION_ERROR", "Send a status, a note, or both"),
     ("VALIDATION_ERROR", "The critical threshold must be above the warning one"),
 }

@@ -64,6 +64,13 @@ class Signup(MethodView):
         return {**token_response(user), "user": user, "organization": user.organization}
 
 
+# The login body with the rule marshmallow checks in code: an email or a username.
+LOGIN_REQUEST = {
+    "allOf": [LoginRequestSchema],
+    "anyOf": [{"required": ["email"]}, {"required": ["username"]}],
+}
+
+
 @blp.route("/login")
 class Login(MethodView):
     decorators = [limit_login]
@@ -72,8 +79,8 @@ class Login(MethodView):
         requestBody={
             "required": True,
             "content": {
-                "application/json": {"schema": LoginRequestSchema},
-                "application/x-www-form-urlencoded": {"schema": LoginRequestSchema},
+                "application/json": {"schema": LOGIN_REQUEST},
+                "application/x-www-form-urlencoded": {"schema": LOGIN_REQUEST},
             },
         }
     )

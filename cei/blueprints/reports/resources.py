@@ -64,7 +64,7 @@ class Reports(MethodView):
     @blp.response(202, ReportSchema)
     @authenticated(scope="read")
     @reports_enabled
-    @blp.arguments(ReportRequestSchema)
+    @blp.arguments(ReportRequestSchema, required=False)
     def post(self, data):
         """Generate a 7-day report of a site or of the portfolio
 

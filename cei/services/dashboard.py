@@ -100,7 +100,12 @@ class PortfolioAnalytics:
     """Analytics of the whole organization (empty until a site has been analysed)."""
 
     open_alerts: int | None = None
+    # The portfolio's expected kWh per hour of the 7-day chart: the sum of the sites'
+    # baselines (None where a site with readings in that hour has no baseline).
     baseline_7d: list | None = None
+    # Actual vs baseline over the sites that have both (the analytics portfolio totals).
+    deviation_24h_pct: float | None = None
+    deviation_7d_pct: float | None = None
     kgco2e_24h: float | None = None
     kgco2e_7d: float | None = None
     opportunities_cost_per_year: float | None = None
@@ -307,6 +312,8 @@ def _portfolio_analytics(organization, summary, rows):
     analysed = any(row.analytics.available for row in rows)
     return PortfolioAnalytics(
         open_alerts=totals.get("open_alerts") if organization.enable_alerts else None,
+        deviation_24h_pct=totals.get("deviation_pct_24h") if analysed else None,
+        deviation_7d_pct=totals.get("deviation_pct_7d") if analysed else None,
         kgco2e_24h=totals.get("last_24h_co2e_kg") if analysed else None,
         kgco2e_7d=totals.get("last_7d_co2e_kg") if analysed else None,
         opportunities_cost_per_year=totals.get("opportunities_per_year_cost") if analysed else None,

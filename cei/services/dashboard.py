@@ -127,6 +127,9 @@ class SiteRow:
     summed_without_main: bool
     analytics: SiteAnalytics
     hourly_7d: list = field(default_factory=list, repr=False)
+    # The hour starts of ``hourly_7d`` and the site's baseline for each (None: no baseline).
+    hours_7d: list = field(default_factory=list, repr=False)
+    baseline_hourly_7d: list = field(default_factory=list, repr=False)
 
     @property
     def has_data(self):
@@ -407,7 +410,7 @@ def load_site_row(
         analytics=analytics or SiteAnalytics(),
     )
     if with_series:
-        row.hourly_7d = _hourly(scope, week, sums_7d)[1]
+        row.hours_7d, row.hourly_7d = _hourly(scope, week, sums_7d)
     return row
 
 
@@ -418,6 +421,24 @@ def _sum_columns(columns):
         present = [value for value in values if value is not None]
         totals.append(sum(present) if present else None)
     return totals
+
+
+def _portfolio_baseline(rows, expected_by_site):
+    """Expected kWh of the whole portfolio per hour of the 7-day chart, or None.
+
+    An hour's value adds the baselines of the sites that reported in it, so it compares with
+    the actual line; it is None when one of them has no baseline for that hour (a site not
+    analysed yet), or no site reported. None as a whole when no hour has a value.
+    """
+    for row in rows:
+        expected = expected_by_site.get(row.site.id, {})
+        row.baseline_hourly_7d = [expected.get(ts) for ts in row.hours_7d]
+    values = []
+    for hour in range(len(rows[0].hourly_7d) if rows else 0):
+        reporting = [row for row in rows if row.hourly_7d[hour] is not None]
+        expected = [row.baseline_hourly_7d[hour] for row in reporting]
+        values.append(sum(expected) if reporting and None not in expected else None)
+    return values if any(value is not None for value in values) else None
 
 
 def _total(energies):
@@ -456,17 +477,24 @@ def load_portfolio(organization, with_chart=True, now=None):
         for site, site_sums in zip(sites, sums, strict=True)
     ]
     chart = None
+    portfolio_analytics = _portfolio_analytics(organization, summary, rows)
     if with_chart:
         hours = list(range(week.start, week.end, HOUR))
         values = _sum_columns([row.hourly_7d for row in rows]) if rows else [None] * len(hours)
-        chart = make_chart(organization.timezone, hours, {"Actual": values})
+        if analytics:
+            portfolio_analytics.baseline_7d = _portfolio_baseline(
+                rows, analytics_results.expected_by_site(organization, week)
+            )
+        chart = make_chart(
+            organization.timezone, hours, _lines(values, portfolio_analytics.baseline_7d)
+        )
     return Portfolio(
         organization=organization,
         rows=rows,
         last_24h=_total([row.last_24h for row in rows]),
         last_7d=_total([row.last_7d for row in rows]),
         chart_7d=chart,
-        analytics=_portfolio_analytics(organization, summary, rows),
+        analytics=portfolio_analytics,
     )
 
 

@@ -118,4 +118,75 @@ def test_the_chart_draws_baseline_and_forecast_band(web_app, live_url, page, sho
     assert "Baseline" in legend and "Forecast" in legend
     assert "Out-of-hours consumption" in page.inner_text("[data-opportunities]")
     shoot(page, "site-view-with-analytics")
+    page.goto(live_url + "/")
+    chart = page.wait_for_selector('#portfolio-7d[data-rendered="true"]')
+    assert "Baseline" in page.inner_text("#portfolio-7d")
+    assert "actual vs baseline" in page.inner_text("#portfolio-chart-title")
+    shoot(page, "dashboard-with-baseline")
     page.problems.check()
+
+
+def test_the_portfolio_chart_adds_up_the_sites_baselines(app, analysed):
+    from cei.services import ingest
+    from cei.services.windows import HOUR, Window
+    from tests.web.conftest import hour_start, iso
+
+    feed_and_analyse(app, analysed, site_id="plant-2", days=21)
+    with app.app_context():
+        organization = db.session.get(Organization, analysed)
+        portfolio = dashboard.load_portfolio(organization)
+        chart = portfolio.chart_7d
+        lines = {line["label"]: line["values"] for line in chart["lines"]}
+        assert set(lines) == {"Actual", "Baseline"}
+        assert lines["Baseline"] == portfolio.analytics.baseline_7d
+        window = Window(chart["ts"][0], chart["ts"][-1] + HOUR)
+        expected = {}
+        for site_id in ("plant-1", "plant-2"):
+            site = site_service.get_site(organization, site_id)
+            for point in results.site_baseline(site, window)["points"]:
+                if point["expected_kwh"] is not None:
+                    expected.setdefault(point["ts"], []).append(point["expected_kwh"])
+        both = [
+            i
+            for i, ts in enumerate(chart["ts"])
+            if len(expected.get(ts, ())) == 2
+            and all(row.hourly_7d[i] is not None for row in portfolio.rows)
+        ]
+        assert len(both) > 100
+        for i in both:
+            assert lines["Baseline"][i] == pytest.approx(sum(expected[chart["ts"][i]]))
+
+        # A third site reports the last 10 hours but has no baseline yet: the portfolio's
+        # baseline leaves those hours out rather than compare two sites' baseline with three
+        # sites' actual; the hours before keep theirs.
+        records = [
+            {
+                "site_id": "plant-3",
+                "meter_id": "m",
+                "timestamp_utc": iso(hour_start(h)),
+                "value": 5.0,
+            }
+            for h in range(10)
+        ]
+        assert ingest.ingest_batch(organization, records).failed == 0
+        db.session.commit()
+        portfolio = dashboard.load_portfolio(organization)
+        baseline = {line["label"]: line["values"] for line in portfolio.chart_7d["lines"]}[
+            "Baseline"
+        ]
+        assert baseline[-10:] == [None] * 10
+        assert [baseline[i] for i in both if i < 168 - 10] == [
+            lines["Baseline"][i] for i in both if i < 168 - 10
+        ]
+
+
+def test_no_portfolio_baseline_before_any_analysis(app, client, api):
+    from tests.web.test_pages import hourly, send
+
+    account = web_login(client, api)
+    send(app, account, hourly("plant-1", "main", 24))
+    with app.app_context():
+        organization = db.session.get(Organization, account["organization"]["id"])
+        portfolio = dashboard.load_portfolio(organization)
+    assert [line["label"] for line in portfolio.chart_7d["lines"]] == ["Actual"]
+    assert portfolio.analytics.baseline_7d is None

@@ -74,6 +74,24 @@ def site_baseline(site, window):
     }
 
 
+def expected_by_site(organization: Organization, window):
+    """Return ``{site pk: {hour start: expected kWh}}`` inside ``window`` for every analysed
+    site of the organization, in one statement (the dashboard's portfolio baseline)."""
+    rows = db.session.execute(
+        select(SiteAnalysis.site_pk, SiteAnalysis.baseline).where(
+            SiteAnalysis.organization_id == organization.id
+        )
+    )
+    found = {}
+    for site_pk, baseline in rows:
+        found[site_pk] = {
+            ts: expected
+            for ts, _, expected in (baseline or {}).get("points", ())
+            if window.start <= ts < window.end and expected is not None
+        }
+    return found
+
+
 def site_forecast(site, horizon_hours):
     """Return the next ``horizon_hours`` of the site's forecast (expected, lower, upper)."""
     stored = _stored(site)

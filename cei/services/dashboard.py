@@ -756,6 +756,7 @@ WEEKLY_COLUMNS = (
     "deviation_pct",
     "cost_7d",
     "currency",
+    "co2e_kg_7d",
     "open_alerts",
     "coverage_pct",
 )
@@ -772,6 +773,7 @@ def tabulate_week(portfolio):
             "deviation_pct": row.analytics.deviation_7d_pct,
             "cost_7d": row.last_7d.cost,
             "currency": row.currency,
+            "co2e_kg_7d": row.last_7d.kgco2e,
             "open_alerts": row.analytics.open_alerts,
             "coverage_pct": row.coverage_7d_pct if row.has_data else None,
         }

@@ -94,6 +94,27 @@ class SiteAnalytics:
         """Tell whether analytics have produced a baseline for this site yet."""
         return self.baseline_24h_kwh is not None
 
+    @property
+    def forecast_next_24h(self):
+        """``{"hours", "kwh", "lower_kwh", "upper_kwh", "first", "last"}`` of the forecast
+        (sums over its hours; first/last hour starts in epoch seconds), or None."""
+        band = self.forecast_24h
+        if not band or not band["ts"]:
+            return None
+
+        def total(name):
+            values = [value for value in band[name] if value is not None]
+            return sum(values) if len(values) == len(band[name]) else None
+
+        return {
+            "hours": len(band["ts"]),
+            "kwh": total("value"),
+            "lower_kwh": total("lower"),
+            "upper_kwh": total("upper"),
+            "first": band["ts"][0],
+            "last": band["ts"][-1],
+        }
+
 
 @dataclass
 class PortfolioAnalytics:
@@ -483,7 +504,7 @@ def load_portfolio(organization, with_chart=True, now=None):
         values = _sum_columns([row.hourly_7d for row in rows]) if rows else [None] * len(hours)
         if analytics:
             portfolio_analytics.baseline_7d = _portfolio_baseline(
-                rows, analytics_results.expected_by_site(organization, week)
+                rows, analytics_results.expected_by_site(organization)
             )
         chart = make_chart(
             organization.timezone, hours, _lines(values, portfolio_analytics.baseline_7d)

@@ -63,6 +63,16 @@ def test_real_analytics_show_on_every_page(app, client, analysed):
     assert format_energy(kpis["last_24h_kwh"]) in site  # the actual the deviation compares
     for message in messages:
         assert str(escape(message)) in site, message
+    # The forecast card: the next 24 hours' expected kWh and range, from the engine's forecast.
+    with app.app_context():
+        organization = db.session.get(Organization, analysed)
+        forecast = results.site_forecast(site_service.get_site(organization, "plant-1"), 24)
+    points = forecast["points"]
+    assert len(points) == 24
+    card = site[site.index("data-forecast-next") :][:600]
+    assert format_energy(sum(point["expected_kwh"] for point in points)) in card
+    assert format_energy(sum(point["lower_kwh"] for point in points)) in card
+    assert format_energy(sum(point["upper_kwh"] for point in points)) in card
     for item in opportunities:
         assert str(escape(item["title"])) in site
         assert format_energy(item["per_year_kwh"]) in site
@@ -190,3 +200,22 @@ def test_no_portfolio_baseline_before_any_analysis(app, client, api):
         portfolio = dashboard.load_portfolio(organization)
     assert [line["label"] for line in portfolio.chart_7d["lines"]] == ["Actual"]
     assert portfolio.analytics.baseline_7d is None
+
+
+def test_a_new_analysis_replaces_the_cached_portfolio_baseline(app, analysed):
+    from datetime import timedelta
+
+    from cei.models import SiteAnalysis
+
+    with app.app_context():
+        organization = db.session.get(Organization, analysed)
+        site = site_service.get_site(organization, "plant-1")
+        first = results.expected_by_site(organization)[site.id]
+        assert first and results.expected_by_site(organization)[site.id] is first  # cached
+        stored = db.session.get(SiteAnalysis, site.id)
+        points = [[ts, actual, 7.0] for ts, actual, _ in stored.baseline["points"]]
+        stored.baseline = {**stored.baseline, "points": points}
+        stored.updated_at = stored.updated_at + timedelta(seconds=1)  # what an analysis does
+        db.session.commit()
+        again = results.expected_by_site(organization)[site.id]
+        assert set(again.values()) == {7.0} and set(again) == set(first)

@@ -699,6 +699,54 @@ def list_alerts(
     return [_alert_dict(alert) for alert in rows]
 
 
+# An alert's chart: its period with this many hours either side, at most this many hours.
+ALERT_CHART_PAD_HOURS = 12
+ALERT_CHART_MAX_HOURS = 8 * 24
+
+
+def _epoch_of(moment):
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def alert_chart(organization, alert_id, now=None):
+    """Return the chart of an alert's context: the hours of its period (and a few either
+    side) with the actual kWh of what it is about (its meter, else the site total) and the
+    site's baseline, and ``highlight`` = the alert's ``[start, end)`` in epoch seconds.
+
+    Raises ``NotFound`` for an alert that is not the organization's.
+    """
+    alert = alert_service.get_alert(organization, alert_id)
+    site = alert_service.site_of(alert)
+    first, last = _epoch_of(alert.period_start), _epoch_of(alert.period_end)
+    latest = last_hours(1, now or utcnow()).end
+    end = min(
+        latest, last - last % HOUR + (HOUR if last % HOUR else 0) + ALERT_CHART_PAD_HOURS * HOUR
+    )
+    start = max(
+        first - first % HOUR - ALERT_CHART_PAD_HOURS * HOUR, end - ALERT_CHART_MAX_HOURS * HOUR
+    )
+    window = Window(start, max(end, start + HOUR))
+    meters = site_service.site_meters(site)
+    meter = next((item for item in meters if item.meter_id == alert.meter_id), None)
+    if meter is not None:
+        scope, label = ReadScope(site, meter, [meter]), f"Meter {meter.meter_id}"
+    else:
+        scope, label = _total_scope(site, meters), "Actual"
+    hours, actual = _hourly(scope, window)
+    lines = {label: actual}
+    # The baseline is the site total's: beside a meter only when that meter is the total.
+    totals = [item.id for item in site_service.totals_meters(site, meters)]
+    if meter is None or totals == [meter.id]:
+        baseline = analytics_results.site_baseline(site, window)["points"]
+        if any(point["expected_kwh"] is not None for point in baseline):
+            lines["Baseline"] = _aligned(baseline, window)
+    chart = make_chart(site.timezone, hours, lines)
+    chart["highlight"] = [first, last]
+    return chart
+
+
 def _values(choice):
     if choice is None or choice == "":
         return None

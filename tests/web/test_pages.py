@@ -227,6 +227,8 @@ def test_plan_flags_hide_alerts_and_reports(app, client, signed_in, flag):
     else:
         assert "not in your plan" in client.get("/").data.decode()
         assert "Alerts are not part of your plan" in client.get("/sites/plant-1").data.decode()
+        assert client.get("/alerts.csv").status_code == 403
+        assert client.get("/alerts/1/chart.json").status_code == 403
 
 
 def test_a_new_token_is_shown_once_then_listed_by_its_prefix(app, client, signed_in):

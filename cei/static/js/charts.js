@@ -96,13 +96,28 @@
       var upper = series.length - 2, lower = series.length - 1;
       opts.bands = [{ series: [upper, lower], fill: "rgba(26,86,219,0.12)" }];
     }
+    if (data.highlight) {
+      // Shade a period (an alert's) behind the lines.
+      opts.hooks = { drawClear: [function (u) {
+        var left = Math.max(u.valToPos(data.highlight[0], "x", true), u.bbox.left);
+        var right = Math.min(u.valToPos(data.highlight[1], "x", true), u.bbox.left + u.bbox.width);
+        if (right <= left) return;
+        u.ctx.save();
+        u.ctx.fillStyle = "rgba(240, 180, 40, 0.18)";
+        u.ctx.fillRect(left, u.bbox.top, right - left, u.bbox.height);
+        u.ctx.restore();
+      }] };
+    }
     return opts;
   }
 
   function draw(el) {
     var source = document.getElementById(el.getAttribute("data-chart"));
     if (!source || typeof uPlot === "undefined") return;
-    var data = JSON.parse(source.textContent);
+    render(el, JSON.parse(source.textContent));
+  }
+
+  function render(el, data) {
     var built = build(data);
     var plot = new uPlot(options(el, data, built), [built.ts].concat(built.lines), el);
     // The band's bounds are drawn, but told in the forecast's legend entry.
@@ -120,5 +135,36 @@
     }
   }
 
+  // A chart fetched when its <details data-alert-chart="URL"> is first opened.
+  function drawOnOpen(details) {
+    details.addEventListener("toggle", function () {
+      if (!details.open || details.getAttribute("data-loaded")) return;
+      details.setAttribute("data-loaded", "loading");
+      var el = details.querySelector(".chart");
+      fetch(details.getAttribute("data-alert-chart"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.json();
+        })
+        .then(function (data) {
+          details.setAttribute("data-loaded", "true");
+          if (!data.points_with_data) {
+            el.className = "chart-empty";
+            el.textContent = "No readings in these hours.";
+            return;
+          }
+          el.className = "chart";
+          el.textContent = "";
+          render(el, data);
+        })
+        .catch(function () {
+          details.removeAttribute("data-loaded");
+          el.className = "chart-empty";
+          el.textContent = "The chart could not be loaded. Close and open this again to retry.";
+        });
+    });
+  }
+
   document.querySelectorAll("[data-chart]").forEach(draw);
+  document.querySelectorAll("[data-alert-chart]").forEach(drawOnOpen);
 })();

@@ -157,6 +157,16 @@ SITES_TABLE_FITS = """() => {
 }"""
 
 
+NO_SIDEWAYS_SCROLL = """() => {
+  const doc = document.documentElement;
+  const wide = [...document.querySelectorAll('main *')]
+    .filter(el => el.getBoundingClientRect().right > doc.clientWidth + 0.5)
+    .filter(el => !el.closest('.table-wrap'))
+    .map(el => el.tagName + '.' + el.className);
+  return doc.scrollWidth > doc.clientWidth ? ['page ' + doc.scrollWidth, ...wide.slice(0, 5)] : [];
+}"""
+
+
 def test_the_sites_table_fits_a_laptop_a_small_laptop_and_a_phone(
     web_app, browser, live_url, shoot
 ):
@@ -181,4 +191,8 @@ def test_the_sites_table_fits_a_laptop_a_small_laptop_and_a_phone(
             assert "▲" in page.inner_text("[data-sites-table]")  # analysed: deviations shown
             assert page.evaluate(SITES_TABLE_FITS) == [], (path, width)
             shoot(page, f"sites-table-{path.strip('/') or 'dashboard'}-{width}")
+        # No other page scrolls sideways either (wide tables scroll inside their card).
+        for path in ("/sites/bologna", "/alerts", "/reports", "/upload", "/settings"):
+            page.goto(live_url + path)
+            assert page.evaluate(NO_SIDEWAYS_SCROLL) == [], (path, width)
         context.close()

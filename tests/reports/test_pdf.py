@@ -54,6 +54,7 @@ def test_site_report_pdf_reads_back_with_its_figures(app_context, tmp_path, arti
     assert (round(width), round(height)) == (595, 842)  # A4 in points
     text = pdf_text(document, tmp_path)
     pages = len(reader.pages)
+    assert pages == 1  # a site's week on one page a plant director can forward
     assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
     assert "Acme Plant" in text and "Plant One" in text and "16–22 Nov 2026" in text
     kpis = site.kpis

@@ -6,6 +6,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import bearer
 from tests.ingest.conftest import BATCH_URL, hourly
 
+__all__ = ["hourly"]  # re-exported for the tests of this folder
+
 METRICS_TOKEN = "metrics-" + "Kp3xV9qLm2Zr7Tw4" * 2
 
 
@@ -61,6 +63,3 @@ def send_batch(client, headers, records, **extra_headers):
     )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
-
-
-__all__ = ["hourly", "send_batch"]

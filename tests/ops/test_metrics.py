@@ -1,6 +1,8 @@
 """/metrics: refused to the public, Prometheus text that counts requests, ingestion, jobs
 and the work waiting."""
 
+import io
+
 import pytest
 
 from tests.conftest import bearer
@@ -153,7 +155,7 @@ def test_a_csv_upload_counts_as_an_upload(metrics_app, factory_account):
     response = client.post(
         "/api/v1/timeseries/upload",
         data={
-            "file": (__import__("io").BytesIO(f"timestamp,value\n{rows}\n".encode()), "a.csv"),
+            "file": (io.BytesIO(f"timestamp,value\n{rows}\n".encode()), "a.csv"),
             "site_id": "ops-site-2",
             "meter_id": "main",
         },

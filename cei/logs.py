@@ -1,7 +1,8 @@
 """Logging: one handler on the root logger, JSON lines or plain text, and the access log.
 
 ``LOG_FORMAT=json`` writes one JSON object per line (python-json-logger): ``timestamp``
-(UTC, ISO 8601), ``level``, ``logger``, ``message``, then the record's own fields. A record
+(UTC, ISO 8601), ``level``, ``logger``, ``message``, ``process`` (the process id: which
+gunicorn worker), then the record's own fields. A record
 logged while a request is served also carries ``request_id`` and ``org_id`` (the caller's
 organization, once authenticated). ``text`` writes ``time level logger message``.
 
@@ -20,7 +21,7 @@ from flask import g, has_request_context
 from pythonjsonlogger.json import JsonFormatter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-LEADING_FIELDS = ("timestamp", "level", "logger", "message")
+LEADING_FIELDS = ("timestamp", "level", "logger", "message", "process")
 
 access_log = logging.getLogger("cei.access")
 
@@ -30,7 +31,7 @@ class JsonLineFormatter(JsonFormatter):
 
     def __init__(self):
         super().__init__(
-            "%(levelname)s %(name)s %(message)s",
+            "%(levelname)s %(name)s %(message)s %(process)d",
             rename_fields={"levelname": "level", "name": "logger"},
             timestamp=True,
         )

@@ -11,6 +11,8 @@ at start and drops the files of dead workers).
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 import time
 
@@ -79,6 +81,49 @@ job_duration = Histogram(
     ["job", "outcome"],
     buckets=JOB_BUCKETS,
 )
+
+
+PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def is_loopback(address):
+    """Tell whether ``address`` (an IP address string) is this host's loopback interface."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def _bearer(authorization):
+    scheme, _, value = (authorization or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def scrape_refusal(token, production, authorization, remote_addr, header_names):
+    """Who may read the metrics: None when the caller may, else the refusal's status.
+
+    With a ``token``: only a caller sending ``Authorization: Bearer <token>`` (compared in
+    constant time), from anywhere; else 401. Without one: outside ``production``, only a
+    caller on the loopback interface whose request came through no proxy (none of
+    :data:`PROXY_HEADERS`: a reverse proxy on the same host would make every visitor look
+    local); else 404, as if there were nothing here.
+    """
+    if token:
+        presented = _bearer(authorization).encode("utf-8", "surrogatepass")
+        return None if hmac.compare_digest(presented, token.encode("utf-8")) else 401
+    names = {name.lower() for name in header_names}
+    through_proxy = any(name.lower() in names for name in PROXY_HEADERS)
+    if production or through_proxy or not is_loopback(remote_addr):
+        return 404
+    return None
+
+
+REFUSALS = {
+    401: ("UNAUTHORIZED", "Send 'Authorization: Bearer <CEI_METRICS_TOKEN>'"),
+    404: ("NOT_FOUND", "Not found"),
+}
 
 
 def method_label(method):

@@ -4,9 +4,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import bearer
-from tests.ingest.conftest import BATCH_URL, hourly
-
-__all__ = ["hourly"]  # re-exported for the tests of this folder
+from tests.ingest.conftest import BATCH_URL
 
 METRICS_TOKEN = "metrics-" + "Kp3xV9qLm2Zr7Tw4" * 2
 

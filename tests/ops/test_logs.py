@@ -9,7 +9,7 @@ import pytest
 
 from cei.logs import JsonLineFormatter
 from tests.conftest import bearer
-from tests.ops.conftest import hourly
+from tests.ingest.conftest import hourly
 from tests.security.conftest import STRONG_SECRET, web_login
 
 SECRET_QUERY = "access_token=cei_int_QueryStringSecret0123456789&password=hunter2hunter2"

@@ -6,9 +6,9 @@ import io
 import pytest
 
 from tests.conftest import bearer
+from tests.ingest.conftest import hourly
 from tests.ops.conftest import (
     METRICS_TOKEN,
-    hourly,
     parse_metrics,
     scrape,
     send_batch,
@@ -234,24 +234,6 @@ def test_queued_work_shows_as_queue_depth(make_app, app, api):
     assert value(samples, "cei_analysis_runs_pending", status="running") == 0
     assert value(samples, "cei_reports_pending", status="queued") == 0
     assert ("cei_rq_up", frozenset()) not in samples  # no Redis configured
-
-
-def test_rq_queue_depth_with_redis(make_app, app, api, redis_url):
-    from cei.tasks.queues import RQJobQueue
-
-    rq_app = make_app(METRICS_TOKEN=METRICS_TOKEN, REDIS_URL=redis_url)
-    client = rq_app.test_client()
-    queue = RQJobQueue(redis_url)
-    try:
-        for run_id in (101, 102, 103):
-            queue.hand_over(run_id, site_pk=7)
-        samples = scrape(client)
-    finally:
-        queue.connection.flushdb()
-        queue.close()
-    assert value(samples, "cei_rq_up") == 1
-    assert value(samples, "cei_rq_queue_jobs", queue="analytics") == 3
-    assert value(samples, "cei_rq_queue_jobs", queue="reports") == 0
 
 
 def test_redis_down_still_answers(make_app, app):

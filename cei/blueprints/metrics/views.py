@@ -1,6 +1,6 @@
 """``GET /metrics``: the Prometheus text, for the operator's scraper only.
 
-Who may read it:
+Who may read it (:func:`cei.metrics.scrape_refusal`):
 
 - with ``METRICS_TOKEN`` set: a caller sending ``Authorization: Bearer <METRICS_TOKEN>``
   (compared in constant time), from anywhere; anyone else gets 401;
@@ -12,9 +12,6 @@ Who may read it:
 Errors are JSON (``{code, message, request_id}``). The text names no tenant.
 """
 
-import hmac
-import ipaddress
-
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from cei import metrics
@@ -25,47 +22,23 @@ from cei.tasks.reports import QUEUE_NAME as REPORTS_QUEUE
 
 bp = Blueprint("metrics", __name__)
 
-PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
-
-
-def _refusal(status, code, message, headers=None):
-    body = jsonify(code=code, message=message, request_id=g.get("request_id", "-"))
-    return body, status, {"Cache-Control": "no-store", **(headers or {})}
-
-
-def _is_loopback(address):
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return (mapped or ip).is_loopback
-
-
-def _presented_token():
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else ""
-
-
 def refusal():
     """The answer for a caller that may not read the metrics, or None when it may."""
-    token = current_app.config.get("METRICS_TOKEN")
-    if token:
-        presented = _presented_token().encode("utf-8", "surrogatepass")
-        if hmac.compare_digest(presented, token.encode("utf-8")):
-            return None
-        return _refusal(
-            401,
-            "UNAUTHORIZED",
-            "Send 'Authorization: Bearer <CEI_METRICS_TOKEN>'",
-            {"WWW-Authenticate": "Bearer"},
-        )
-    local = _is_loopback(request.remote_addr) and not any(
-        name in request.headers for name in PROXY_HEADERS
+    status = metrics.scrape_refusal(
+        current_app.config.get("METRICS_TOKEN"),
+        current_app.config.get("CEI_ENV") == "production",
+        request.headers.get("Authorization"),
+        request.remote_addr,
+        request.headers.keys(),
     )
-    if local and current_app.config.get("CEI_ENV") != "production":
+    if status is None:
         return None
-    return _refusal(404, "NOT_FOUND", "Not found")
+    code, message = metrics.REFUSALS[status]
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    body = jsonify(code=code, message=message, request_id=g.get("request_id", "-"))
+    return body, status, headers
 
 
 def queue_families():

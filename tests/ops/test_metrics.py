@@ -241,3 +241,25 @@ def test_redis_down_still_answers(make_app, app):
     samples = scrape(down.test_client())
     assert value(samples, "cei_rq_up") == 0
     assert value(samples, "cei_database_up") == 1
+
+
+def test_a_report_job_is_counted(metrics_app, factory_account):
+    client = metrics_app.test_client()
+    account, headers = factory_account
+    send_batch(client, headers, hourly(48, site_id="ops-site-5", meter_id="main"))
+    before = scrape(client)
+    response = client.post(
+        "/api/v1/reports", json={"site_id": "ops-site-5"}, headers=account["headers"]
+    )
+    assert response.status_code == 202, response.get_json()
+    shown = client.get(f"/api/v1/reports/{response.get_json()['id']}", headers=account["headers"])
+    assert shown.get_json()["status"] == "succeeded", shown.get_json()
+    after = scrape(client)
+    succeeded = {"job": "report", "outcome": "succeeded"}
+    assert value(after, "cei_jobs_total", **succeeded) == (
+        value(before, "cei_jobs_total", **succeeded) + 1
+    )
+    assert value(after, "cei_job_duration_seconds_count", **succeeded) == (
+        value(before, "cei_job_duration_seconds_count", **succeeded) + 1
+    )
+    assert value(after, "cei_reports_pending", status="queued") == 0

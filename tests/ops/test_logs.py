@@ -70,6 +70,23 @@ def test_a_batch_logs_json_lines_with_request_id_org_and_duration(json_app, api,
         assert secret not in written
 
 
+def test_sign_up_and_login_lines_name_the_organization(json_app, api, capsys):
+    client = json_app.test_client()
+    api.client = client
+    account = api.signup(email="login-logs@example.com")
+    client.post(
+        "/api/v1/auth/login",
+        json={"email": "login-logs@example.com", "password": account["password"]},
+    )
+    records = json_lines(capsys.readouterr().err)
+    org_id = account["user"]["organization_id"]
+    (signup,) = access_lines(records, "/api/v1/auth/signup")
+    (login,) = access_lines(records, "/api/v1/auth/login")
+    assert signup["status"] == 201 and signup["org_id"] == org_id
+    assert login["status"] == 200 and login["org_id"] == org_id
+    assert account["password"] not in json.dumps(records)
+
+
 def test_refused_and_unknown_requests_are_logged_too(json_app, capsys):
     client = json_app.test_client()
     client.get(f"/api/v1/auth/whoami?{SECRET_QUERY}")

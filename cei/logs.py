@@ -63,22 +63,15 @@ class RequestContextFilter(logging.Filter):
 
 
 class StderrHandler(logging.StreamHandler):
-    """A stream handler that writes to whatever ``sys.stderr`` is when a record comes.
+    """A stream handler on the process's own stderr (file descriptor 2).
 
-    Test runners swap ``sys.stderr`` per test; a handler holding the first one would write
-    to a closed stream later.
+    ``sys.__stderr__``, not ``sys.stderr``: code that swaps ``sys.stderr`` for a while (a
+    CLI test runner capturing a command's output) neither gets the log lines mixed into
+    what it captures nor leaves the handler writing to a stream it closed.
     """
 
     def __init__(self):
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value):
-        """Ignored: the stream is always the current ``sys.stderr``."""
+        super().__init__(sys.__stderr__ or sys.stderr)
 
 
 def configure_logging(log_format, level):

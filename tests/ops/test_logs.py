@@ -38,19 +38,19 @@ def json_app(app, make_app):
     return make_app(LOG_FORMAT="json")
 
 
-def test_a_batch_logs_json_lines_with_request_id_org_and_duration(json_app, api, capsys):
+def test_a_batch_logs_json_lines_with_request_id_org_and_duration(json_app, api, capfd):
     client = json_app.test_client()
     api.client = client
     account = api.signup(org="Logging Works")
     token = api.make_token(account, scopes=["ingest"])["token"]
-    capsys.readouterr()
+    capfd.readouterr()
     response = client.post(
         f"/api/v1/timeseries/batch?{SECRET_QUERY}",
         json={"records": hourly(3, site_id="log-site")},
         headers={**bearer(token), "X-Request-ID": "ops-log-test-1"},
     )
     assert response.status_code == 200
-    written = capsys.readouterr().err
+    written = capfd.readouterr().err
     records = json_lines(written)
     org_id = account["user"]["organization_id"]
     (access,) = access_lines(records, "/api/v1/timeseries/batch")
@@ -70,7 +70,7 @@ def test_a_batch_logs_json_lines_with_request_id_org_and_duration(json_app, api,
         assert secret not in written
 
 
-def test_sign_up_and_login_lines_name_the_organization(json_app, api, capsys):
+def test_sign_up_and_login_lines_name_the_organization(json_app, api, capfd):
     client = json_app.test_client()
     api.client = client
     account = api.signup(email="login-logs@example.com")
@@ -78,7 +78,7 @@ def test_sign_up_and_login_lines_name_the_organization(json_app, api, capsys):
         "/api/v1/auth/login",
         json={"email": "login-logs@example.com", "password": account["password"]},
     )
-    records = json_lines(capsys.readouterr().err)
+    records = json_lines(capfd.readouterr().err)
     org_id = account["user"]["organization_id"]
     (signup,) = access_lines(records, "/api/v1/auth/signup")
     (login,) = access_lines(records, "/api/v1/auth/login")
@@ -87,11 +87,11 @@ def test_sign_up_and_login_lines_name_the_organization(json_app, api, capsys):
     assert account["password"] not in json.dumps(records)
 
 
-def test_refused_and_unknown_requests_are_logged_too(json_app, capsys):
+def test_refused_and_unknown_requests_are_logged_too(json_app, capfd):
     client = json_app.test_client()
     client.get(f"/api/v1/auth/whoami?{SECRET_QUERY}")
     client.get("/no/such/page?token=abc")
-    written = capsys.readouterr().err
+    written = capfd.readouterr().err
     records = json_lines(written)
     (refused,) = access_lines(records, "/api/v1/auth/whoami")
     assert refused["status"] == 401 and refused["org_id"] is None and refused["request_id"]
@@ -100,42 +100,42 @@ def test_refused_and_unknown_requests_are_logged_too(json_app, capsys):
     assert "?" not in written and "hunter2" not in written and "token=abc" not in written
 
 
-def test_a_web_page_names_the_signed_in_organization(json_app, api, capsys):
+def test_a_web_page_names_the_signed_in_organization(json_app, api, capfd):
     client = json_app.test_client()
     api.client = client
     account = api.signup(email="web-logs@example.com")
     web_login(client, "web-logs@example.com", account["password"])
-    capsys.readouterr()
+    capfd.readouterr()
     assert client.get("/sites").status_code == 200
-    (page,) = access_lines(json_lines(capsys.readouterr().err), "/sites")
+    (page,) = access_lines(json_lines(capfd.readouterr().err), "/sites")
     assert page["org_id"] == account["user"]["organization_id"]
     assert page["endpoint"] == "/sites" and page["status"] == 200
 
 
-def test_metrics_scrapes_are_not_logged(json_app, capsys):
+def test_metrics_scrapes_are_not_logged(json_app, capfd):
     client = json_app.test_client()
     client.get("/api/v1/health")
     assert client.get("/metrics").status_code == 200
-    records = json_lines(capsys.readouterr().err)
+    records = json_lines(capfd.readouterr().err)
     assert access_lines(records, "/api/v1/health")
     assert not access_lines(records, "/metrics")
 
 
-def test_the_access_log_can_be_turned_off(app, make_app, capsys):
+def test_the_access_log_can_be_turned_off(app, make_app, capfd):
     quiet = make_app(LOG_FORMAT="json", ACCESS_LOG=False)
-    capsys.readouterr()
+    capfd.readouterr()
     assert quiet.test_client().get("/api/v1/health").status_code == 200
-    assert "cei.access" not in capsys.readouterr().err
+    assert "cei.access" not in capfd.readouterr().err
 
 
-def test_text_format_keeps_the_fields_in_the_message(app, make_app, api, capsys):
+def test_text_format_keeps_the_fields_in_the_message(app, make_app, api, capfd):
     text_app = make_app(LOG_FORMAT="text")
     client = text_app.test_client()
     api.client = client
     account = api.signup()
-    capsys.readouterr()
+    capfd.readouterr()
     client.get(f"/api/v1/sites?{SECRET_QUERY}", headers=account["headers"])
-    (line,) = [line for line in capsys.readouterr().err.splitlines() if "cei.access" in line]
+    (line,) = [line for line in capfd.readouterr().err.splitlines() if "cei.access" in line]
     assert " INFO cei.access GET /api/v1/sites 200 " in line
     assert f"org_id={account['user']['organization_id']}" in line and "request_id=" in line
     assert "?" not in line and "hunter2" not in line

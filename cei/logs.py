@@ -2,9 +2,9 @@
 
 ``LOG_FORMAT=json`` writes one JSON object per line (python-json-logger): ``timestamp``
 (UTC, ISO 8601), ``level``, ``logger``, ``message``, ``process`` (the process id: which
-gunicorn worker), then the record's own fields. A record
-logged while a request is served also carries ``request_id`` and ``org_id`` (the caller's
-organization, once authenticated). ``text`` writes ``time level logger message``.
+gunicorn worker), then the record's own fields. A record logged while a request is served
+also carries ``request_id`` and ``org_id`` (the caller's organization, once authenticated).
+``text`` writes ``time level logger message``.
 
 The access log (logger ``cei.access``, one line per request, ``ACCESS_LOG``) adds
 ``method``, ``path``, ``endpoint`` (the URL rule), ``status``, ``duration_ms`` and
@@ -27,7 +27,7 @@ access_log = logging.getLogger("cei.access")
 
 
 class JsonLineFormatter(JsonFormatter):
-    """One JSON object per record: timestamp, level, logger, message, then the extras."""
+    """One JSON object per record: timestamp, level, logger, message, process, extras."""
 
     def __init__(self):
         super().__init__(
@@ -37,7 +37,7 @@ class JsonLineFormatter(JsonFormatter):
         )
 
     def process_log_record(self, log_data):
-        """Put the four common fields first, for people reading the raw lines."""
+        """Put the common fields first, for people reading the raw lines."""
         ordered = {key: log_data.pop(key) for key in LEADING_FIELDS if key in log_data}
         ordered.update(log_data)
         return ordered

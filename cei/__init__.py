@@ -28,6 +28,7 @@ def create_app(config=None):
         app.config.update(config)
     cei_config.check_secret_key(app.config)
     cei_config.apply_security_settings(app.config)
+    cei_config.resolve_observability_settings(app.config)
     _configure_database(app)
     _configure_logging(app)
 
@@ -38,11 +39,12 @@ def create_app(config=None):
     limiter.init_app(app)
     api.init_app(app)
 
-    from cei import http, models  # noqa: F401  (models register their tables)
+    from cei import http, models, telemetry  # noqa: F401  (models register their tables)
     from cei.blueprints import register_blueprints
     from cei.cli import register_commands
     from cei.tasks import background
 
+    telemetry.register(app)
     http.register(app)
     register_blueprints(app)
     register_commands(app)
@@ -76,13 +78,10 @@ def _configure_database(app):
 
 
 def _configure_logging(app):
+    from cei.logs import configure_logging
+
     level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
-    logger = logging.getLogger("cei")
-    logger.setLevel(level)
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
+    configure_logging(app.config["LOG_FORMAT"], level)
 
 
 @event.listens_for(Engine, "connect")

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from flask import current_app, has_app_context
 
+from cei import metrics
 from cei.extensions import db
 from cei.models import AnalysisRun
 from cei.services.analytics import runs
@@ -54,7 +55,15 @@ def run_in_app(app, run_id):
 
 
 def execute_run(run_id):
-    """Claim run ``run_id``, analyse its site, commit the results; ``skipped`` if not ours."""
+    """Claim run ``run_id``, analyse its site, commit the results; ``skipped`` if not ours.
+
+    Counted in the ``cei_jobs`` metrics (job ``analysis``) with how it ended and how long
+    it took.
+    """
+    return metrics.counted_job("analysis", _execute_run, run_id)
+
+
+def _execute_run(run_id):
     if not runs.claim_run(run_id):
         db.session.rollback()
         return "skipped"

@@ -26,12 +26,26 @@ from cei.tasks.reports import QUEUE_NAME as REPORTS_QUEUE
     show_default=True,
     help="Queue(s) to work on.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    envvar="CEI_WORKER_METRICS_PORT",
+    help="Serve this worker's job metrics (Prometheus) on this port, at /metrics.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="CEI_WORKER_METRICS_HOST",
+    help="Address the metrics port listens on.",
+)
 @with_appcontext
-def worker(burst, no_dispatcher, queues):
+def worker(burst, no_dispatcher, queues, metrics_port, metrics_host):
     """Run an RQ worker on Redis (CEI_REDIS_URL), with a dispatcher thread.
 
     Start as many as you like, on any host: jobs are claimed once each, and the dispatchers
-    share their work through the database.
+    share their work through the database. With --metrics-port, the worker's job counts
+    and durations are served for Prometheus (CEI_METRICS_TOKEN as for the web /metrics).
     """
     from redis import Redis
     from rq import Queue, SimpleWorker
@@ -41,6 +55,15 @@ def worker(burst, no_dispatcher, queues):
     if not url:
         raise click.UsageError(
             "CEI_REDIS_URL is not set; without Redis the web process runs the jobs itself"
+        )
+    if metrics_port is not None:
+        from cei.tasks.metrics_server import start_metrics_server
+
+        start_metrics_server(
+            metrics_host,
+            metrics_port,
+            app.config.get("METRICS_TOKEN"),
+            app.config.get("CEI_ENV") == "production",
         )
     job_queue = RQJobQueue(url, app.config["ANALYTICS_JOB_TIMEOUT"])
     stop = threading.Event()

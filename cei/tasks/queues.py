@@ -108,6 +108,23 @@ class InlineJobQueue:
         """Nothing to release."""
 
 
+def rq_queue_lengths(redis_url, names):
+    """Return ``{queue name: jobs waiting}`` for the RQ queues ``names``; None if Redis is down."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+    from rq import Queue
+
+    # Short timeouts: a scrape must answer even when Redis does not.
+    connection = Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return {name: Queue(name, connection=connection).count for name in names}
+    except RedisError as exc:
+        log.warning("job queue lengths unavailable: %s", exc)
+        return None
+    finally:
+        connection.close()
+
+
 def make_job_queue(app):
     """Return the job queue the app's config asks for (RQ with ``REDIS_URL``, else threads)."""
     if app.config.get("REDIS_URL"):

@@ -21,6 +21,7 @@ from cei.blueprints.auth.schemas import (
 )
 from cei.blueprints.errors import service_errors
 from cei.extensions import db
+from cei.logs import bind_organization
 from cei.ratelimits import limit_login, limit_signup, token_creation
 from cei.security import authenticated, current_organization, current_principal
 from cei.services import accounts, tokens
@@ -31,6 +32,8 @@ blp = Blueprint(
 
 
 def token_response(user):
+    # The request's log lines name the organization that signed up or in.
+    bind_organization(user.organization_id)
     token, expires_in = accounts.issue_access_token(user)
     return {"access_token": token, "token_type": "bearer", "expires_in": expires_in}
 

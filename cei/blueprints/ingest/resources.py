@@ -6,6 +6,7 @@ from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from cei import metrics
 from cei.api import ErrorEnvelopeSchema, api_abort
 from cei.blueprints.errors import service_errors
 from cei.blueprints.ingest.schemas import (
@@ -105,6 +106,7 @@ class Batch(MethodView):
                 organization, g.json_raw, token_id=token_id, shortcuts=_shortcuts()
             )
         db.session.commit()
+        metrics.count_ingest("batch", result)
         return {**result.as_dict(), "request_id": g.request_id}
 
 
@@ -151,4 +153,5 @@ class Upload(MethodView):
                 shortcuts=_shortcuts(),
             )
         db.session.commit()
+        metrics.count_ingest("upload", result)
         return {**result.as_dict(), "request_id": g.request_id}

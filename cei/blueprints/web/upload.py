@@ -3,6 +3,7 @@
 from flask import make_response, render_template, request
 from flask_login import login_required
 
+from cei import metrics
 from cei.blueprints.web.access import no_store, organization
 from cei.blueprints.web.blueprint import bp
 from cei.blueprints.web.forms import UploadForm
@@ -56,6 +57,7 @@ def upload():
                 on_conflict=form.on_conflict.data,
             )
             db.session.commit()
+            metrics.count_ingest("upload", result)
         except ServiceError as exc:
             db.session.rollback()
             form.file.errors.append(exc.message)

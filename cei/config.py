@@ -95,6 +95,12 @@ class DefaultConfig:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_KEY_PREFIX = "cei-limits"
+    # Flask-Limiter would raise any Retry-After to the reset of the request's limit window
+    # (a database outage's "retry in 5 s" became 60 s on ingestion) and send one on every
+    # limited 200; its figure goes to a header of its own, Retry-After stays the answer's.
+    RATELIMIT_HEADER_RETRY_AFTER = "X-RateLimit-Retry-After"
+    # Seconds a client is asked to wait (503 + Retry-After) while the database is unavailable.
+    DATABASE_RETRY_AFTER = 5
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
     ARGON2_PARALLELISM = 4

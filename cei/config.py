@@ -59,6 +59,9 @@ class DefaultConfig:
     ANALYTICS_RERUN_MINUTES = 60  # every site is analysed at least this often
     ANALYTICS_REQUEUE_SECONDS = 600  # a run handed over this long ago is handed over again
     ANALYTICS_JOB_TIMEOUT = 600  # seconds; a run still running after twice this is failed
+    # A `cei worker` renews its running job's entry in Redis this often (seconds); a worker
+    # silent for three beats has died, and its job is failed and retried (cei/tasks/worker.py).
+    WORKER_HEARTBEAT_SECONDS = 10.0
     ANALYTICS_RUN_RETENTION_DAYS = 30
     ANALYTICS_HISTORY_DAYS = 65  # days read per analysis: 8 fitted weeks, the held-out week, today
     # Analytics plugins (entry points ``cei.analytics``): "all" or a comma-separated list of

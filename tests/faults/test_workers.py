@@ -1,10 +1,12 @@
-"""An RQ worker killed in the middle of an analysis: the run is failed and retried, once."""
+"""RQ workers meeting faults: killed in the middle of an analysis (the run is failed and
+retried, once); the database gone when a job starts (the run is analysed once it is back)."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from cei.tasks.queues import QUEUE_NAME, RQJobQueue, job_id
 from cei.tasks.worker import heartbeat_ttl, run_worker
 from tests.analytics import fakes
 from tests.analytics.conftest import use_plugins
-from tests.faults.conftest import Tenant, readings
+from tests.faults.conftest import Tenant, readings, through
 from tests.faults.worker_process import HEARTBEAT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,3 +155,49 @@ def test_a_killed_worker_s_run_is_failed_and_retried_once_never_twice(
 def _site_pk(app, run_id):
     with app.app_context():
         return db.session.get(AnalysisRun, run_id).site_pk
+
+
+def test_a_job_whose_database_is_gone_is_handed_over_again_and_run_once(
+    rq_app, make_app, redis_url, pg_proxy, postgres_url, monkeypatch
+):
+    tenant = Tenant(rq_app.test_client())
+    tenant.send(readings(48))
+    job_queue = RQJobQueue(redis_url)
+    dispatcher = Dispatcher(rq_app, job_queue)
+    assert dispatcher.tick()["handed_over"] == 1
+    ((run_id, _, _, _),) = runs_of(rq_app)
+    # The worker reaches the database through the proxy, which is down: the job fails
+    # before it could claim its run (and its failure callback cannot record anything).
+    worker_app = make_app(REDIS_URL=redis_url, DATABASE_URL=through(pg_proxy, postgres_url))
+    use_plugins(worker_app, fakes.STANDARD)
+    pg_proxy.cut()
+    with worker_app.app_context():
+        run_worker(worker_app, [QUEUE_NAME], burst=True)
+    site_pk = _site_pk(rq_app, run_id)
+    assert job_id(run_id, site_pk) in FailedJobRegistry(QUEUE_NAME, connection=job_queue.connection)
+    assert runs_of(rq_app)[0][1] == "queued"
+
+    # Back: once the hand-over is due again, the run gets a new job in place of the dead
+    # one (which RQ keeps for a day), and is analysed once.
+    pg_proxy.restore()
+    analysed = []
+    original = analytics_tasks.analyse_site
+
+    def counting(site_pk, trigger, run=None, **kwargs):
+        analysed.append(run.id)
+        return original(site_pk, trigger, run=run, **kwargs)
+
+    monkeypatch.setattr(analytics_tasks, "analyse_site", counting)
+    later = runs_of_queued_at(rq_app, run_id) + dispatcher.requeue_after + timedelta(seconds=1)
+    assert dispatcher.tick(now=later)["handed_over"] == 1
+    with worker_app.app_context():
+        run_worker(worker_app, [QUEUE_NAME], burst=True)
+    assert [status for _, status, _, _ in runs_of(rq_app)] == ["succeeded"]
+    assert analysed == [run_id]
+    assert Queue(QUEUE_NAME, connection=job_queue.connection).job_ids == []
+    job_queue.close()
+
+
+def runs_of_queued_at(app, run_id):
+    with app.app_context():
+        return db.session.get(AnalysisRun, run_id).enqueued_at

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import threading
 
 from rq import SimpleWorker
@@ -64,19 +65,73 @@ class HeartbeatWorker(SimpleWorker):
                 log.warning("worker heartbeat failed: %s", exc)
 
 
-def run_worker(app, queue_names, burst=False, heartbeat_seconds=None):
-    """Work on the RQ queues ``queue_names`` of the app's Redis until stopped (or, with
-    ``burst``, until they are empty). Call inside an app context of ``app``."""
+def run_worker(app, queue_names, burst=False, heartbeat_seconds=None, restart_pause=None):
+    """Work on the RQ queues ``queue_names`` of the app's Redis until asked to stop
+    (SIGINT/SIGTERM) or, with ``burst``, until they are empty. Call inside an app context.
+
+    RQ's loop gives up when Redis fails at some moments (registering the worker, finishing
+    a job, its maintenance): the worker then starts again after ``restart_pause`` seconds
+    (a job it was finishing is found abandoned and recorded by its failure callback, and
+    one it had just taken waits in RQ's intermediate queue for the next worker).
+    """
     from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
     from rq import Queue
 
+    pause = RESTART_PAUSE_SECONDS if restart_pause is None else restart_pause
     # No socket timeout here: the worker blocks on Redis while it waits for jobs.
     connection = Redis.from_url(app.config["REDIS_URL"])
-    worker = HeartbeatWorker(
-        [Queue(name, connection=connection) for name in queue_names], connection=connection
-    )
-    worker.heartbeat_seconds = float(heartbeat_seconds or app.config["WORKER_HEARTBEAT_SECONDS"])
+    queues = [Queue(name, connection=connection) for name in queue_names]
+    failures = 0
     try:
-        return worker.work(burst=burst)
+        while True:
+            try:
+                worker = HeartbeatWorker(queues, connection=connection)  # asks Redis things
+                worker.heartbeat_seconds = float(
+                    heartbeat_seconds or app.config["WORKER_HEARTBEAT_SECONDS"]
+                )
+                worker.work(burst=burst)
+                if worker._stop_requested or (burst and _drained(queues)):
+                    return
+                reason = "its loop stopped on an error"
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                reason = f"Redis: {exc}"
+            failures += 1
+            if burst and failures >= BURST_ATTEMPTS:
+                raise RuntimeError(f"worker stopped {failures} times, last: {reason}")
+            log.warning("worker stopped (%s); starting again in %.1f s", reason, pause)
+            if _stop_asked_during(pause):
+                return
     finally:
         connection.close()
+
+
+RESTART_PAUSE_SECONDS = 2.0
+BURST_ATTEMPTS = 10
+
+
+def _drained(queues):
+    """Whether every queue is empty (False when Redis cannot tell)."""
+    from redis.exceptions import RedisError
+
+    try:
+        return all(queue.count == 0 for queue in queues)
+    except RedisError:
+        return False
+
+
+def _stop_asked_during(seconds):
+    """Wait ``seconds``; tell whether SIGINT or SIGTERM came meanwhile (no worker is
+    running to catch them)."""
+    asked = threading.Event()
+    previous = {
+        number: signal.signal(number, lambda *_: asked.set())
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        asked.wait(seconds)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return asked.is_set()

@@ -9,8 +9,9 @@ running would overwrite that job's hash.
 A job that ended without finishing its run calls back :func:`cei.tasks.analytics.job_failed`:
 raising, or abandoned by a worker that died (RQ finds those when it cleans the queue's
 registry of started jobs, :meth:`RQJobQueue.reap_abandoned`). A run still queued whose job
-is dead (it failed before claiming the run) is handed over again with a new job in place of
-the dead one, which RQ keeps for a day and would otherwise count as a duplicate.
+is dead (it failed before claiming the run, or was lost on its way to a worker) is handed
+over again with a new job in place of the dead one, which RQ keeps for a day and would
+otherwise count as a duplicate.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ log = logging.getLogger("cei.tasks")
 QUEUE_NAME = "analytics"
 JOB_FUNCTION = "cei.tasks.analytics.analyse_run"
 FAILURE_CALLBACK = "cei.tasks.analytics.job_failed"
-# RQ statuses of a job that will not run again.
-DEAD_JOB_STATUSES = ("failed", "stopped", "canceled", "finished")
 EXTENSION_KEY = "cei.jobs"
 
 
@@ -82,7 +81,13 @@ class RQJobQueue:
         )
 
     def _remove_dead_job(self, existing_id):
-        """Delete job ``existing_id`` if it will not run again; tell whether it is gone."""
+        """Delete job ``existing_id`` unless it waits in the queue or runs; tell whether it
+        is gone.
+
+        Called for a run still queued in the database: its job failed before claiming it,
+        or was lost between the queue and a worker (Redis gone at that moment: RQ leaves it
+        in the queue's "intermediate" list, and fails it a minute later).
+        """
         from rq.exceptions import NoSuchJobError
         from rq.job import Job
 
@@ -90,12 +95,25 @@ class RQJobQueue:
             job = Job.fetch(existing_id, connection=self.connection)
         except NoSuchJobError:
             return True
+        if self._alive(job):
+            return False
+        with self.connection.pipeline() as pipeline:
+            job.delete(pipeline=pipeline)
+            pipeline.lrem(self.queue.intermediate_queue_key, 0, existing_id)
+            pipeline.execute()
+        log.info("job %s was %s; handing its run over again", existing_id, job.get_status(False))
+        return True
+
+    def _alive(self, job):
+        """Whether ``job`` waits in the queue, runs, or waits for its time."""
+        from rq.job import JobStatus
+
         status = job.get_status(refresh=False)
-        if status is None or status in DEAD_JOB_STATUSES:  # JobStatus values are strings
-            job.delete()
-            log.info("job %s was %s; handing its run over again", existing_id, status)
-            return True
-        return False
+        if status == JobStatus.QUEUED:
+            return self.queue.get_job_position(job.id) is not None
+        if status == JobStatus.STARTED:
+            return job.id in self.queue.started_job_registry
+        return status in (JobStatus.DEFERRED, JobStatus.SCHEDULED)
 
     def reap_abandoned(self):
         """Let RQ fail the jobs whose worker stopped beating (calling back ``job_failed``)."""

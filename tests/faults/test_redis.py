@@ -1,6 +1,7 @@
 """Redis down, and Redis flapping: ingestion and login carry on, analysis catches up once."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from rq import Queue
@@ -8,6 +9,7 @@ from sqlalchemy import select
 
 from cei.extensions import db
 from cei.models import AnalysisRun, SiteAnalysis
+from cei.models.types import utcnow
 from cei.tasks import analytics as analytics_tasks
 from cei.tasks.dispatcher import Dispatcher
 from cei.tasks.queues import QUEUE_NAME, RQJobQueue
@@ -153,8 +155,11 @@ def test_redis_flapping_loses_nothing_and_analyses_each_run_once(
     assert redis_proxy.cuts >= 5
     assert slowest < 3 * SLOW_REQUEST_SECONDS, f"a request waited {slowest:.1f} s on Redis"
 
-    for _ in range(3):  # settle: hand everything over, work it off
-        dispatcher.tick()
+    # Settle. A job lost on its way to a worker (taken from the queue as Redis went) is
+    # handed over again when the run's hand-over is due again, ten minutes later.
+    later = utcnow() + dispatcher.requeue_after + timedelta(seconds=1)
+    for moment in (None, later):
+        dispatcher.tick(now=moment)
         work(redis_app)
     assert table_counts()["readings"] == sent
     by_site = runs_by_site(redis_app)
@@ -164,4 +169,34 @@ def test_redis_flapping_loses_nothing_and_analyses_each_run_once(
     # Each run analysed exactly once, however often its job reached Redis.
     assert sorted(analysed) == sorted(run_id for runs in by_site.values() for run_id, _ in runs)
     assert Queue(QUEUE_NAME, connection=queue.connection).job_ids == []
+    queue.close()
+
+
+def test_a_job_lost_on_its_way_to_a_worker_is_handed_over_again_and_run_once(
+    redis_app, redis_proxy, redis_url, analysed
+):
+    tenant = Tenant(redis_app.test_client())
+    tenant.send(readings(24))
+    queue = RQJobQueue(redis_url)
+    dispatcher = Dispatcher(redis_app, queue)
+    assert dispatcher.tick()["handed_over"] == 1
+    # Redis moves the job from the queue towards the worker, and the connection goes
+    # before the worker hears of it: the job sits in RQ's "intermediate" list.
+    redis_proxy.cut_when(b"LMOVE", forward_first=True, down_for=0.3)
+    work(redis_app)
+    assert redis_proxy.tripped.is_set()
+    assert analysed == []
+    (runs,) = runs_by_site(redis_app).values()
+    assert [status for _, status in runs] == ["queued"]
+
+    # When the run's hand-over is due again, a new job replaces the lost one.
+    later = utcnow() + dispatcher.requeue_after + timedelta(seconds=1)
+    assert dispatcher.tick(now=later)["handed_over"] == 1
+    work(redis_app)
+    (runs,) = runs_by_site(redis_app).values()
+    assert [status for _, status in runs] == ["succeeded"]
+    assert analysed == [runs[0][0]]
+    connection = queue.connection
+    assert Queue(QUEUE_NAME, connection=connection).job_ids == []
+    assert connection.llen(Queue(QUEUE_NAME, connection=connection).intermediate_queue_key) == 0
     queue.close()

@@ -104,6 +104,8 @@ class DefaultConfig:
     RATELIMIT_HEADER_RETRY_AFTER = "X-RateLimit-Retry-After"
     # Seconds a client is asked to wait (503 + Retry-After) while the database is unavailable.
     DATABASE_RETRY_AFTER = 5
+    # PostgreSQL: seconds to wait for a new connection (a URL's own connect_timeout wins).
+    DATABASE_CONNECT_TIMEOUT = 5
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
     ARGON2_PARALLELISM = 4

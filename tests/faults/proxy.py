@@ -9,7 +9,9 @@ without touching the server itself (shared with other people and CI):
 - :meth:`FaultProxy.cut_when` cuts at a precise moment: when the client sends bytes
   holding a pattern (e.g. ``b"COMMIT"``), either before they reach the server or just
   after (the server acts on them, the client never hears back);
-- :meth:`FaultProxy.flap` cuts and restores on a background thread, again and again.
+- :meth:`FaultProxy.flap` cuts and restores on a background thread, again and again;
+- :meth:`FaultProxy.stall` is a server that went silent (a host gone, no one to refuse):
+  connections are accepted and never answered.
 
 PostgreSQL must be reached with ``sslmode=disable`` for the patterns to be seen.
 """
@@ -103,6 +105,8 @@ class FaultProxy:
         self.tripped = threading.Event()  # set when the armed trigger cut the proxy
         self._flapping = None
         self.closed = False
+        self.stalled = []  # connections accepted while stalled, never answered
+        self._stalling = False
         self.restore()
 
     # -- what a test calls --------------------------------------------------------------
@@ -124,6 +128,10 @@ class FaultProxy:
     def cut(self):
         """Close every open connection and refuse new ones (the server is down)."""
         with self.lock:
+            self._stalling = False
+            for sock in self.stalled:
+                sock.close()
+            self.stalled = []
             listener, self._listener = self._listener, None
             accepting, thread = self._accepting, self._accept_thread
             links = list(self.links)
@@ -140,6 +148,8 @@ class FaultProxy:
 
     def restore(self):
         """Listen again on the same port (the server is back)."""
+        if self._stalling and self._listener is not None:
+            self.cut()  # from stalled to forwarding: start over
         with self.lock:
             if self._listener is not None or self.closed:
                 return
@@ -174,6 +184,13 @@ class FaultProxy:
             self.tripped = threading.Event()
             for link in self.links:
                 link.primed = False
+
+    def stall(self):
+        """Drop every open connection; accept new ones but never answer (until restored)."""
+        self.cut()
+        with self.lock:
+            self._stalling = True
+        self.restore()
 
     def flap(self, down_seconds, up_seconds):
         """Cut and restore over and over on a thread, until :meth:`stop_flapping`."""
@@ -218,6 +235,10 @@ class FaultProxy:
             except OSError:
                 return
             client.settimeout(None)
+            with self.lock:
+                if self._stalling:
+                    self.stalled.append(client)
+                    continue
             try:
                 upstream = socket.create_connection(self.upstream, timeout=5)
                 upstream.settimeout(None)

@@ -1,10 +1,12 @@
 """PostgreSQL restarted between requests, down, and lost in the middle of a batch."""
 
+import time
+
 import pytest
 
 from cei.tasks.dispatcher import Dispatcher
 from cei.tasks.queues import InlineJobQueue
-from tests.faults.conftest import LOGIN, Tenant, readings
+from tests.faults.conftest import LOGIN, Tenant, readings, through
 
 pytestmark = pytest.mark.postgres
 
@@ -80,12 +82,25 @@ def test_down_answers_503_json_with_retry_after_and_writes_nothing(pg_app, pg_pr
 
 
 def test_retry_after_follows_the_configuration(make_app, app, pg_proxy, postgres_url):
-    from tests.faults.conftest import through
-
     down = make_app(DATABASE_URL=through(pg_proxy, postgres_url), DATABASE_RETRY_AFTER=2)
     pg_proxy.cut()
     response = down.test_client().post(LOGIN, json={"email": "a@b.example", "password": "x"})
     assert_unavailable(response, retry_after=2)
+
+
+def test_a_server_gone_silent_answers_503_after_the_connect_timeout(
+    make_app, app, pg_proxy, postgres_url
+):
+    silent = make_app(DATABASE_URL=through(pg_proxy, postgres_url), DATABASE_CONNECT_TIMEOUT=2)
+    client = silent.test_client()
+    tenant = Tenant(client)
+    # A host gone: nothing refuses the connections, nothing answers them.
+    pg_proxy.stall()
+    began = time.monotonic()
+    assert_unavailable(tenant.post(readings(24)))
+    assert time.monotonic() - began < 6, "the request waited on the silent server"
+    pg_proxy.restore()
+    assert tenant.send(readings(24))["ingested"] == 24
 
 
 def test_connection_lost_mid_batch_leaves_nothing_half_written(pg_app, pg_proxy, table_counts):

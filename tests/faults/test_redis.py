@@ -54,9 +54,7 @@ def timed(call):
 def runs_by_site(app):
     with app.app_context():
         rows = db.session.execute(
-            select(AnalysisRun.site_pk, AnalysisRun.id, AnalysisRun.status).order_by(
-                AnalysisRun.id
-            )
+            select(AnalysisRun.site_pk, AnalysisRun.id, AnalysisRun.status).order_by(AnalysisRun.id)
         ).all()
     by_site = {}
     for site_pk, run_id, status in rows:

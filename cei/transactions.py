@@ -49,4 +49,4 @@ def run_committed(work, attempts=ATTEMPTS):
                 attempts,
             )
             # A short random pause: the two transactions should not meet again in step.
-            time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 - not a secret
+            time.sleep(random.uniform(0.01, 0.05) * attempt)

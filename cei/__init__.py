@@ -73,7 +73,13 @@ def _configure_database(app):
     if url.startswith("sqlite"):
         options.setdefault("connect_args", {"timeout": 30})
     else:
+        # A connection the server ended (a restart) is replaced before a request uses it.
         options.setdefault("pool_pre_ping", True)
+        if "connect_timeout" not in url:
+            # A server that is gone without refusing (a host down) answers 503 after this
+            # long, instead of holding the request until TCP gives up (minutes).
+            connect_args = options.setdefault("connect_args", {})
+            connect_args.setdefault("connect_timeout", app.config["DATABASE_CONNECT_TIMEOUT"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 

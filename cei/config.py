@@ -68,6 +68,9 @@ class DefaultConfig:
     ANALYTICS_RERUN_MINUTES = 60  # every site is analysed at least this often
     ANALYTICS_REQUEUE_SECONDS = 600  # a run handed over this long ago is handed over again
     ANALYTICS_JOB_TIMEOUT = 600  # seconds; a run still running after twice this is failed
+    # A `cei worker` renews its running job's entry in Redis this often (seconds); a worker
+    # silent for three beats has died, and its job is failed and retried (cei/tasks/worker.py).
+    WORKER_HEARTBEAT_SECONDS = 10.0
     ANALYTICS_RUN_RETENTION_DAYS = 30
     ANALYTICS_HISTORY_DAYS = 65  # days read per analysis: 8 fitted weeks, the held-out week, today
     # Analytics plugins (entry points ``cei.analytics``): "all" or a comma-separated list of
@@ -104,6 +107,14 @@ class DefaultConfig:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_KEY_PREFIX = "cei-limits"
+    # Flask-Limiter would raise any Retry-After to the reset of the request's limit window
+    # (a database outage's "retry in 5 s" became 60 s on ingestion) and send one on every
+    # limited 200; its figure goes to a header of its own, Retry-After stays the answer's.
+    RATELIMIT_HEADER_RETRY_AFTER = "X-RateLimit-Retry-After"
+    # Seconds a client is asked to wait (503 + Retry-After) while the database is unavailable.
+    DATABASE_RETRY_AFTER = 5
+    # PostgreSQL: seconds to wait for a new connection (a URL's own connect_timeout wins).
+    DATABASE_CONNECT_TIMEOUT = 5
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
     ARGON2_PARALLELISM = 4

@@ -47,8 +47,7 @@ def worker(burst, no_dispatcher, queues, metrics_port, metrics_host):
     share their work through the database. With --metrics-port, the worker's job counts
     and durations are served for Prometheus (CEI_METRICS_TOKEN as for the web /metrics).
     """
-    from redis import Redis
-    from rq import Queue, SimpleWorker
+    from cei.tasks.worker import run_worker
 
     app = current_app._get_current_object()
     url = app.config.get("REDIS_URL")
@@ -72,15 +71,10 @@ def worker(burst, no_dispatcher, queues, metrics_port, metrics_host):
             Dispatcher(app, job_queue).tick()
         else:
             _, stop = start_dispatcher_thread(app, job_queue)
-    # No socket timeout here: the worker blocks on Redis while it waits for jobs.
-    connection = Redis.from_url(url)
-    # SimpleWorker: jobs run in this process, which has the app, pandas and a connection
-    # pool ready (forking per job would rebuild them); run more workers for more throughput.
-    rq_worker = SimpleWorker(
-        [Queue(name, connection=connection) for name in queues], connection=connection
-    )
     try:
-        rq_worker.work(burst=burst)
+        # Jobs run in this process (see cei.tasks.worker); run more workers for more
+        # throughput.
+        run_worker(app, queues, burst=burst)
     finally:
         stop.set()
         job_queue.close()

@@ -1,6 +1,6 @@
 """Sites and meters: where readings come from."""
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cei.extensions import db
@@ -62,6 +62,12 @@ class Meter(db.Model):
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     is_main: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     interval_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=60)
+    # Whether a reading of this meter was ever replaced (on_conflict "update"). Until then the
+    # value stored with each idempotency key is the meter's reading at that time, so a keyed
+    # replay is told from the keys alone (cei.services.ingest.pipeline).
+    corrected: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
     site = relationship("Site", back_populates="meters")

@@ -428,3 +428,23 @@ def test_a_keyed_batch_with_one_corrected_value(ingest):
     body = ingest.send(records, on_conflict="update")
     assert (body["skipped_duplicate"], body["updated"], body["failed"]) == (23, 1, 0)
     assert sorted(ingest.stored().values())[-1] == 99.0
+
+
+def test_a_keyed_replay_after_another_batch_corrected_one_reading(app, ingest):
+    """Keys alone tell a replay only until a reading of the meter is replaced."""
+    records = [dict(r, idempotency_key=f"day-{i}") for i, r in enumerate(hourly(24))]
+    assert ingest.send(records)["ingested"] == 24
+    assert ingest.send(records)["skipped_duplicate"] == 24
+    assert meter_corrected(app, records[0]["meter_id"]) is False
+    correction = dict(records[5], value=77.0)
+    correction.pop("idempotency_key")
+    assert ingest.send([correction], on_conflict="update")["updated"] == 1
+    assert meter_corrected(app, records[0]["meter_id"]) is True
+    body = ingest.send(records)
+    assert (body["skipped_duplicate"], body["failed"]) == (23, 1)
+    assert (body["errors"][0]["index"], body["errors"][0]["code"]) == (5, "CONFLICTING_VALUE")
+
+
+def meter_corrected(app, meter_id):
+    with app.app_context():
+        return db.session.scalar(select(Meter.corrected).where(Meter.meter_id == meter_id))

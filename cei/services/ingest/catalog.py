@@ -12,7 +12,7 @@ taken before the first lookup.
 
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cei.models import Meter, Site
@@ -25,7 +25,7 @@ _FIND_SITES = (
     "AND site_id IN :site_ids"
 )
 _FIND_METERS = (
-    "SELECT site_pk, meter_id, id, interval_minutes FROM meters "
+    "SELECT site_pk, meter_id, id, interval_minutes, corrected FROM meters "
     "WHERE organization_id = :organization_id AND site_pk IN :site_pks "
     "AND meter_id IN :meter_ids"
 )
@@ -37,7 +37,7 @@ _FIND_SITE = (
     "SELECT site_id, id FROM sites WHERE organization_id = :organization_id AND site_id = :site_id"
 )
 _FIND_METER = (
-    "SELECT site_pk, meter_id, id, interval_minutes FROM meters "
+    "SELECT site_pk, meter_id, id, interval_minutes, corrected FROM meters "
     "WHERE organization_id = :organization_id AND site_pk = :site_pk "
     "AND meter_id = :meter_id"
 )
@@ -48,6 +48,7 @@ class KnownMeter(NamedTuple):
 
     pk: int
     interval_minutes: int
+    corrected: bool  # a reading of it was ever replaced (see Meter.corrected)
 
 
 def _lookups(lock=""):
@@ -195,9 +196,28 @@ class Catalog:
                         "meter_ids": sorted({meter for _, meter in part}),
                     },
                 )
-            for site_pk, meter_id, meter_pk, interval in found:
-                self.meters[site_ids[site_pk], meter_id] = KnownMeter(meter_pk, interval)
+            for site_pk, meter_id, meter_pk, interval, corrected in found:
+                self.meters[site_ids[site_pk], meter_id] = KnownMeter(
+                    meter_pk, interval, bool(corrected)
+                )
                 self.site_of_meter[meter_pk] = site_pk
+
+    def mark_corrected(self, meter_pks):
+        """Record that readings of ``meter_pks`` were replaced (same transaction)."""
+        fresh = {
+            pair: known
+            for pair, known in self.meters.items()
+            if known.pk in meter_pks and not known.corrected
+        }
+        if not fresh:
+            return
+        self.connection.execute(
+            update(Meter.__table__)
+            .where(Meter.__table__.c.id.in_(sorted(known.pk for known in fresh.values())))
+            .values(corrected=True)
+        )
+        for pair, known in fresh.items():
+            self.meters[pair] = known._replace(corrected=True)
 
 
 def infer_intervals(readings, pairs, declared):

@@ -39,9 +39,9 @@ class Row(NamedTuple):
 class KeyRow(NamedTuple):
     """An idempotency key and the reading it names.
 
-    ``kwh`` is the value sent with the key when it was first stored. The reading at that
-    meter and time may have been corrected since, so a key never tells by itself whether a
-    record is a duplicate: the readings do (:meth:`Store.write_readings`).
+    ``kwh`` is the value sent with the key when it was first stored: the reading there
+    unless the meter's readings were corrected since (``meters.corrected``), when only the
+    readings tell whether a record is a duplicate (:meth:`Store.write_readings`).
     """
 
     key: str

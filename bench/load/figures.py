@@ -101,7 +101,15 @@ def print_report(report):
         print(f"  accepted records/s over HTTP = {rate / best:.2f}× the best bare rate")
     cpu = report["cpu"]
     print(f"\nCPU during the writes (% of the machine's {setup['cpus']} CPUs)")
-    print("  " + "  ".join(f"{name} {share:.0f} %" for name, share in cpu.items()))
+    print("  " + "  ".join(f"{name} {share:.0f} %" for name, share in cpu["share_pct"].items()))
+    print(
+        "  CPU ms per 1,000 records accepted: "
+        + ", ".join(f"{name} {ms:.1f}" for name, ms in cpu["ms_per_1000_records"].items())
+    )
+    print(
+        f"  all {setup['cpus']} CPUs at that cost: {cpu['cpu_bound_ceiling_records_per_second']:,}"
+        " records/s (extrapolated, were nothing else running)"
+    )
     print("\nAnalysis runs per site per trigger (during the load)")
     print(f"  {'site':<10} {'new_data':>8} {'hourly':>7} {'manual':>7} {'analysed':>9}")
     for site_id, row in report["runs_per_site"].items():

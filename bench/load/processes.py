@@ -63,14 +63,14 @@ class ProcessGroup:
         self.started.append(started)
         return started
 
-    def start_app(self, name, workers, threads, timeout=120):
-        """Start gunicorn (``workers`` processes × ``threads`` threads) on a free port."""
+    def start_app(self, name, workers, threads, wsgi="wsgi:app", timeout=120):
+        """Start gunicorn (``workers`` processes × ``threads`` threads) serving ``wsgi``."""
         port = free_port()
         command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
         if threads > 1:
             command += ["--worker-class", "gthread", "--threads", str(threads)]
         command += ["--bind", f"127.0.0.1:{port}", "--timeout", str(timeout)]
-        command += ["--graceful-timeout", "20", "--log-level", "warning", "wsgi:app"]
+        command += ["--graceful-timeout", "20", "--log-level", "warning", wsgi]
         return self._spawn(name, command, url=f"http://127.0.0.1:{port}")
 
     def start_worker(self, name):

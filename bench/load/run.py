@@ -76,6 +76,9 @@ def parse_args(argv):
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--rq-workers", type=int, default=2)
+    parser.add_argument(
+        "--wsgi", default="wsgi:app", help="the app gunicorn serves (a wrapper, to profile)"
+    )
     parser.add_argument("--read-pause", type=float, default=0.2, help="seconds between reads")
     parser.add_argument("--database-url", help="use this database as it is")
     parser.add_argument(
@@ -170,7 +173,8 @@ def run(args, url, group):
     """Start the processes, make the tenant, measure, check; return the report."""
     load_before = " ".join(f"{value:.2f}" for value in os.getloadavg())
     apps = [
-        group.start_app(f"app-{n + 1}", args.workers, args.threads) for n in range(args.instances)
+        group.start_app(f"app-{n + 1}", args.workers, args.threads, args.wsgi)
+        for n in range(args.instances)
     ]
     for app in apps:
         group.wait_serving(app)
@@ -274,23 +278,41 @@ def cpu_snapshot(group, url):
     }
 
 
-def cpu_shares(before, after, wall, cpus):
-    """Percent of the machine's CPUs each part used between two snapshots."""
+def cpu_used(before, after):
+    """CPU seconds each part used between two snapshots (``machine``: all of it, busy)."""
 
     def summed(name):
         return sum(after[name][pid] - before[name].get(pid, 0.0) for pid in after[name])
 
-    capacity = wall * cpus / 100
-    ours = {
-        "load clients": (after["clients"] - before["clients"]) / capacity,
-        "app instances": summed("apps") / capacity,
-        "RQ workers": summed("rq") / capacity,
-        "PostgreSQL (this database)": summed("postgres") / capacity,
+    return {
+        "load clients": after["clients"] - before["clients"],
+        "app instances": summed("apps"),
+        "RQ workers": summed("rq"),
+        "PostgreSQL (this database)": summed("postgres"),
+        "machine": after["machine"][0] - before["machine"][0],
     }
-    busy = (after["machine"][0] - before["machine"][0]) / capacity
-    ours["everything else"] = max(0.0, busy - sum(ours.values()))
-    ours["idle"] = max(0.0, 100 - busy)
-    return {name: round(share, 1) for name, share in ours.items()}
+
+
+def cpu_figures(used, wall, cpus, records):
+    """Shares of the machine's CPUs, and CPU ms per 1,000 records accepted, by part."""
+    capacity = wall * cpus / 100
+    parts = {name: seconds for name, seconds in used.items() if name != "machine"}
+    shares = {name: seconds / capacity for name, seconds in parts.items()}
+    busy = used["machine"] / capacity
+    shares["everything else"] = max(0.0, busy - sum(shares.values()))
+    shares["idle"] = max(0.0, 100 - busy)
+    per_thousand = (
+        {name: seconds * 1e6 / records for name, seconds in parts.items()} if records else {}
+    )
+    # The rate at which the load test's own processes would use every CPU of the machine,
+    # were nothing else running: an extrapolation from the CPU they used, not a measurement.
+    total = sum(per_thousand.values())
+    ceiling = cpus * 1000 / total * 1000 if total else float("nan")
+    return {
+        "share_pct": {name: round(share, 1) for name, share in shares.items()},
+        "ms_per_1000_records": {name: round(ms, 2) for name, ms in per_thousand.items()},
+        "cpu_bound_ceiling_records_per_second": round(ceiling),
+    }
 
 
 def drain(url, organization_id, seconds):
@@ -439,7 +461,7 @@ def build_report(
         },
         "reads": read_figures,
         "bare": bare,
-        "cpu": cpu_shares(*cpu, wall, cpus),
+        "cpu": cpu_figures(cpu_used(*cpu), wall, cpus, accepted),
         "rows": {"stored": stored, "distinct": distinct, "ingested": ingested_total},
         "runs_per_site": {
             site: {**{t: counts.get(t, 0) for t in checks.TRIGGERS}, "analysed": analysed[site]}

@@ -14,7 +14,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import NamedTuple
 
-ANALYSED = re.compile(r"site analysed org_id=(\d+) site_pk=\d+ run_id=(\d+) trigger=(\w+)")
+# The workers log one line per analysis: ``site analysed org_id=1 site_pk=3 run_id=12 …``
+# (plain text or a JSON line: the fields are found by name either way).
+ANALYSED = "site analysed"
+FIELD = r"\b{}\W{{1,4}}(\d+)"
 TRIGGERS = ("new_data", "hourly", "manual")
 
 
@@ -29,10 +32,16 @@ class Verdict(NamedTuple):
 def executions(log_paths, organization_id):
     """Count, per run id of the organization, the analyses the workers logged."""
     counts = Counter()
+    organization, run = re.compile(FIELD.format("org_id")), re.compile(FIELD.format("run_id"))
     for path in log_paths:
-        for match in ANALYSED.finditer(Path(path).read_text(errors="replace")):
-            if int(match.group(1)) == organization_id:
-                counts[int(match.group(2))] += 1
+        for line in Path(path).read_text(errors="replace").splitlines():
+            if ANALYSED not in line:
+                continue
+            found_organization, found_run = organization.search(line), run.search(line)
+            if found_organization is None or found_run is None:
+                raise SystemExit(f"an analysis log line without org_id or run_id: {line}")
+            if int(found_organization.group(1)) == organization_id:
+                counts[int(found_run.group(1))] += 1
     return counts
 
 

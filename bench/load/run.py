@@ -95,17 +95,21 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def _terminate_on_sigterm():
+def _interrupt_on_signals():
+    """Ctrl-C and SIGTERM end the run through ``finally`` (which stops every process), also
+    when the bench was started with SIGINT ignored (a background job of a script)."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def main(argv=None):
     """Run the load test; return the exit status."""
     args = parse_args(argv)
-    _terminate_on_sigterm()
+    _interrupt_on_signals()
     url = args.database_url or database.create_fresh(f"{PG_SERVER}/{args.fresh_database}")
     database.check_loopback(url)
     database.check_loopback(args.redis_url)

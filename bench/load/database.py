@@ -209,6 +209,34 @@ def due_sites(url, organization_id):
     return [row[0] for row in rows]
 
 
+def pending_work(url, organization_id):
+    """Return ``(runs queued or running, sites marked due)`` of the organization.
+
+    One statement, so one snapshot: the dispatcher turns a due mark into a queued run in
+    one transaction, and two separate queries could miss it between them.
+    """
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        return connection.execute(
+            "SELECT (SELECT count(*) FROM analysis_runs WHERE organization_id = %(org)s "
+            "AND status IN ('queued', 'running')), "
+            "(SELECT count(*) FROM due_analyses JOIN sites ON sites.id = due_analyses.site_pk "
+            "WHERE sites.organization_id = %(org)s)",
+            {"org": organization_id},
+        ).fetchone()
+
+
+def sessions_opened(url):
+    """Return how many sessions the database has had since its statistics were reset."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        return connection.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()[0]
+
+
 def backend_pids(url):
     """Return the pids of the server processes connected to this database (not ours)."""
     import psycopg

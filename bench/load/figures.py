@@ -110,6 +110,10 @@ def print_report(report):
         f"  all {setup['cpus']} CPUs at that cost: {cpu['cpu_bound_ceiling_records_per_second']:,}"
         " records/s (extrapolated, were nothing else running)"
     )
+    print(
+        f"  PostgreSQL sessions opened while writing: {report['sessions_opened']} (a pool "
+        "smaller than the threads opens and closes connections; their CPU is not counted)"
+    )
     print("\nAnalysis runs per site per trigger (during the load)")
     print(f"  {'site':<10} {'new_data':>8} {'hourly':>7} {'manual':>7} {'analysed':>9}")
     for site_id, row in report["runs_per_site"].items():

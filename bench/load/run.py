@@ -278,6 +278,7 @@ def cpu_snapshot(group, url):
         "apps": processes.cpu_seconds(group.pids("app-")),
         "rq": processes.cpu_seconds(group.pids("rq-")),
         "postgres": processes.cpu_seconds(database.backend_pids(url)),
+        "sessions": database.sessions_opened(url),
         "machine": processes.machine_cpu(),
     }
 
@@ -323,16 +324,12 @@ def drain(url, organization_id, seconds):
     """Wait until the organization has no site marked due and no run queued or running."""
     deadline = time.monotonic() + seconds
     while True:
-        pending = [
-            r for r in database.runs(url, organization_id) if r.status in ("queued", "running")
-        ]
-        due = database.due_sites(url, organization_id)
+        pending, due = database.pending_work(url, organization_id)
         if not pending and not due:
             return
         if time.monotonic() > deadline:
             raise SystemExit(
-                f"analyses not finished after {seconds} s: {len(pending)} runs pending, "
-                f"{len(due)} sites due"
+                f"analyses not finished after {seconds} s: {pending} runs pending, {due} sites due"
             )
         time.sleep(0.5)
 
@@ -466,6 +463,9 @@ def build_report(
         "reads": read_figures,
         "bare": bare,
         "cpu": cpu_figures(cpu_used(*cpu), wall, cpus, accepted),
+        # New database sessions while writing (pools that keep their connections open none;
+        # the snapshot after the writes opens two of its own, not counted).
+        "sessions_opened": cpu[1]["sessions"] - cpu[0]["sessions"] - 2,
         "rows": {"stored": stored, "distinct": distinct, "ingested": ingested_total},
         "runs_per_site": {
             site: {**{t: counts.get(t, 0) for t in checks.TRIGGERS}, "analysed": analysed[site]}

@@ -51,6 +51,8 @@ def print_report(report):
         f"{writes['seconds']:.1f} s, 1 in {setup['replay_every']} an exact replay; "
         f"{setup['sites']} sites × {setup['meters']} meters"
     )
+    pace = f"paced at {setup['rate']:,.0f} records/s" if setup["rate"] else "as fast as they can"
+    print(f"  clients send {pace}")
     print("\nWrites")
     batches = writes["batches"]
     print(
@@ -88,6 +90,13 @@ def print_report(report):
             f"errors {figures['errors']}  target p95 ≤ {TARGET_READ_P95_MS}: "
             f"{verdict(figures['p95_ms'] <= TARGET_READ_P95_MS and not figures['errors'])}"
         )
+    if report.get("server_ms"):
+        print("\nTime inside the gunicorn workers (access log; without waiting for a thread)")
+        for kind, figures in report["server_ms"].items():
+            print(
+                f"  {kind:<10} n={figures['count']:<5} p50 {figures['p50_ms']:>6.1f} ms  "
+                f"p95 {figures['p95_ms']:>6.1f} ms  max {figures['max_ms']:>7.1f} ms"
+            )
     bare = report.get("bare")
     if bare:
         print("\nBare PostgreSQL insert (binary COPY + INSERT … ON CONFLICT, commit per batch)")

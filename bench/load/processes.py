@@ -21,6 +21,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 CEI = [sys.executable, "-c", "from cei.cli import main; main()"]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Method, path (no query string), status, and the time the worker spent on the request in µs
+# (from the request read to the response sent; not the wait for a free worker thread).
+ACCESS_FORMAT = "%(m)s %(U)s %(s)s %(D)s"
 
 
 def free_port():
@@ -63,10 +66,17 @@ class ProcessGroup:
         self.started.append(started)
         return started
 
-    def start_app(self, name, workers, threads, wsgi="wsgi:app", timeout=120):
-        """Start gunicorn (``workers`` processes × ``threads`` threads) serving ``wsgi``."""
+    def start_app(self, name, workers, threads, wsgi="wsgi:app", access_log=True, timeout=120):
+        """Start gunicorn (``workers`` processes × ``threads`` threads) serving ``wsgi``.
+
+        With ``access_log`` each request's method, path, status and time inside the worker
+        (µs) go to ``<name>-access.log`` (see :func:`server_times`).
+        """
         port = free_port()
         command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
+        if access_log:
+            command += ["--access-logfile", str(self.workdir / f"{name}-access.log")]
+            command += ["--access-logformat", ACCESS_FORMAT]
         if threads > 1:
             command += ["--worker-class", "gthread", "--threads", str(threads)]
         command += ["--bind", f"127.0.0.1:{port}", "--timeout", str(timeout)]
@@ -136,6 +146,17 @@ class ProcessGroup:
                 _signal_group(started.process, signal.SIGKILL)
                 started.process.wait()
         self.started.clear()
+
+
+def server_times(workdir):
+    """Return ``{(method, path): [seconds, …]}`` from the instances' access logs."""
+    times = {}
+    for path in Path(workdir).glob("*-access.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 4 and parts[3].isdigit():
+                times.setdefault((parts[0], parts[1]), []).append(int(parts[3]) / 1e6)
+    return times
 
 
 def _signal_group(process, signum):

@@ -59,6 +59,12 @@ from bench.load.readers import ReadLoad  # noqa: E402
 from bench.load.writers import BatchMaker, Sender, WriteLoad, judge  # noqa: E402
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+SERVER_PATHS = {
+    "batch": ("POST", "/api/v1/timeseries/batch"),
+    "summary": ("GET", "/api/v1/timeseries/summary"),
+    "series": ("GET", "/api/v1/timeseries/series"),
+    "dashboard": ("GET", "/"),
+}
 HOUR = 3600
 
 
@@ -71,6 +77,9 @@ def parse_args(argv):
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--meters", type=int, default=20, help="meters per site")
     parser.add_argument("--replay-every", type=int, default=10, help="1 batch in N is a replay")
+    parser.add_argument(
+        "--rate", type=float, help="records/s over all clients (default: as fast as they can)"
+    )
     parser.add_argument("--keys", action="store_true", help="records carry idempotency keys")
     parser.add_argument("--instances", type=int, default=2, help="gunicorn instances")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance")
@@ -89,6 +98,9 @@ def parse_args(argv):
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="flushed")
     parser.add_argument("--bare-seconds", type=float, default=3, help="0: skip the bare rate")
     parser.add_argument("--drain-seconds", type=float, default=180)
+    parser.add_argument(
+        "--no-access-log", action="store_true", help="no gunicorn access logs (server times)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs")
     parser.add_argument("--require-targets", action="store_true")
@@ -177,7 +189,9 @@ def run(args, url, group):
     """Start the processes, make the tenant, measure, check; return the report."""
     load_before = " ".join(f"{value:.2f}" for value in os.getloadavg())
     apps = [
-        group.start_app(f"app-{n + 1}", args.workers, args.threads, args.wsgi)
+        group.start_app(
+            f"app-{n + 1}", args.workers, args.threads, args.wsgi, not args.no_access_log
+        )
         for n in range(args.instances)
     ]
     for app in apps:
@@ -194,7 +208,7 @@ def run(args, url, group):
         BatchMaker(site_id, who.meter_ids, args.batch_size, end_ts, keys=args.keys)
         for site_id in who.site_ids
     ]
-    writes = WriteLoad(urls, who.ingest_tokens, makers, args.replay_every)
+    writes = WriteLoad(urls, who.ingest_tokens, makers, args.replay_every, args.rate)
     warm_outcomes = writes.warm_up()
     reads = ReadLoad(
         urls, who.read_token, tenant.web_session(urls[-1], who), who.site_ids, args.read_pause
@@ -241,6 +255,7 @@ def run(args, url, group):
         probes=(replay_probe, (data_probe_runs, executed)),
         stored=stored,
         probe_ingested=probe_ingested,
+        server=processes.server_times(group.workdir),
     )
 
 
@@ -384,6 +399,7 @@ def build_report(
     probes,
     stored,
     probe_ingested,
+    server,
 ):
     """Gather the figures and verdicts into one JSON-ready dict."""
     started, ended = window
@@ -435,6 +451,7 @@ def build_report(
             "clients": args.clients,
             "batch_size": args.batch_size,
             "replay_every": args.replay_every,
+            "rate": args.rate,
             "keys": args.keys,
             "sites": len(who.site_ids),
             "meters": len(who.meter_ids),
@@ -461,6 +478,12 @@ def build_report(
             "error_samples": [f"{o.kind} (HTTP {o.status}): {o.error}" for o in errors[:5]],
         },
         "reads": read_figures,
+        # Time inside the gunicorn workers (access logs), for the same kinds of request.
+        "server_ms": {
+            kind: figures.latency(server.get(key, []))
+            for kind, key in SERVER_PATHS.items()
+            if server.get(key)
+        },
         "bare": bare,
         "cpu": cpu_figures(cpu_used(*cpu), wall, cpus, accepted),
         # New database sessions while writing (pools that keep their connections open none;

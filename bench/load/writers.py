@@ -137,8 +137,11 @@ def judge(kind, size, status, content):
 class WriteLoad:
     """The writer threads and what they sent; see the module docstring."""
 
-    def __init__(self, urls, tokens, makers, replay_every=10, seed=12):
+    def __init__(self, urls, tokens, makers, replay_every=10, rate=None, seed=12):
         self.urls = urls
+        # With ``rate`` (records/s over all clients) each client sends at a fixed pace
+        # instead of as fast as it can (a late batch goes at once; the backlog is dropped).
+        self.interval = sum(m.size for m in makers) / rate if rate else 0.0
         self.tokens = tokens
         self.makers = makers
         self.replay_every = replay_every
@@ -199,8 +202,14 @@ class WriteLoad:
     def _client(self, client, limit=None):
         sender = Sender(self.urls[client % len(self.urls)], self.tokens[client])
         count = 0
+        paced = limit is None and self.interval > 0
+        next_at = time.perf_counter() + self.interval * client / len(self.makers)
         try:
             while not self.stop.is_set() and (limit is None or count < limit):
+                if paced:
+                    if self.stop.wait(max(0.0, next_at - time.perf_counter())):
+                        break
+                    next_at = max(next_at + self.interval, time.perf_counter())
                 if limit is None and time.perf_counter() >= self.deadline:
                     break
                 kind, batch, block = self._choose(client, count)

@@ -39,7 +39,8 @@ def print_report(report):
     setup, writes, reads = report["setup"], report["writes"], report["reads"]
     print(
         f"\nCEI load test: {setup['instances']} app instances × {setup['workers']} gunicorn "
-        f"workers × {setup['threads']} threads, {setup['rq_workers']} RQ workers; "
+        f"workers × {setup['threads']} threads, {setup['rq_workers']} RQ workers "
+        f"({setup['dispatchers']} with a dispatcher); "
         f"PostgreSQL {setup['postgres']['server_version']}, Redis"
     )
     print(

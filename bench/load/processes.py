@@ -83,9 +83,9 @@ class ProcessGroup:
         command += ["--graceful-timeout", "20", "--log-level", "warning", wsgi]
         return self._spawn(name, command, url=f"http://127.0.0.1:{port}")
 
-    def start_worker(self, name):
-        """Start a ``cei worker`` (RQ worker with its dispatcher thread)."""
-        return self._spawn(name, [*CEI, "worker"])
+    def start_worker(self, name, dispatcher=True):
+        """Start a ``cei worker`` (RQ worker, with its dispatcher thread unless told not to)."""
+        return self._spawn(name, [*CEI, "worker", *([] if dispatcher else ["--no-dispatcher"])])
 
     def wait_serving(self, started, seconds=120):
         """Wait until an app instance answers its health check."""

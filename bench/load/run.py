@@ -86,6 +86,11 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--rq-workers", type=int, default=2)
     parser.add_argument(
+        "--dispatchers",
+        type=int,
+        help="how many of the RQ workers run a dispatcher thread (default: all, as `cei worker`)",
+    )
+    parser.add_argument(
         "--wsgi", default="wsgi:app", help="the app gunicorn serves (a wrapper, to profile)"
     )
     parser.add_argument("--read-pause", type=float, default=0.2, help="seconds between reads")
@@ -200,8 +205,9 @@ def run(args, url, group):
     print(f"app instances: {', '.join(urls)}", file=sys.stderr)
     who = tenant.create_tenant(urls[0], args.clients, args.meters, args.clients)
     bare = measure_bare(args, url, urls[0], who)
+    dispatchers = args.rq_workers if args.dispatchers is None else args.dispatchers
     for n in range(args.rq_workers):
-        group.start_worker(f"rq-worker-{n + 1}")
+        group.start_worker(f"rq-worker-{n + 1}", dispatcher=n < dispatchers)
     group.wait_workers(args.redis_url, args.rq_workers)
     end_ts = int(time.time()) // HOUR * HOUR
     makers = [
@@ -448,6 +454,7 @@ def build_report(
             "workers": args.workers,
             "threads": args.threads,
             "rq_workers": args.rq_workers,
+            "dispatchers": args.rq_workers if args.dispatchers is None else args.dispatchers,
             "clients": args.clients,
             "batch_size": args.batch_size,
             "replay_every": args.replay_every,

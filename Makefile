@@ -4,9 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-# gunicorn's access log without the query string (%(U)s is the path alone): a token sent
-# as ?access_token=… must not land in a log. tests/security/test_server.py runs this line.
-ACCESS_LOG_FORMAT := '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%({x-request-id}o)s"'
+# gunicorn with CEI's settings (cei/gunicorn_config.py): its log lines in the app's format
+# (CEI_LOG_FORMAT), the app's own access log (no query strings: a token sent as
+# ?access_token=… must not land in a log). tests/security/test_server.py runs this line.
+GUNICORN_CONFIG := python:cei.gunicorn_config
 
 .PHONY: run test lint bench clean
 
@@ -25,8 +26,8 @@ run: $(VENV)/.installed
 	$(VENV)/bin/cei init-db
 	$(VENV)/bin/cei demo
 	@echo "CEI is serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs)"
-	$(VENV)/bin/gunicorn --workers 1 --threads 8 --bind $(HOST):$(PORT) \
-		--access-logfile - --access-logformat $(ACCESS_LOG_FORMAT) --timeout 120 wsgi:app
+	$(VENV)/bin/gunicorn -c $(GUNICORN_CONFIG) --workers 1 --threads 8 --bind $(HOST):$(PORT) \
+		--timeout 120 wsgi:app
 
 ## test: install the dev extra and run the whole suite
 test: $(VENV)/.dev-installed

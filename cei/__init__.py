@@ -28,6 +28,7 @@ def create_app(config=None):
         app.config.update(config)
     cei_config.check_secret_key(app.config)
     cei_config.apply_security_settings(app.config)
+    cei_config.resolve_observability_settings(app.config)
     _configure_database(app)
     _configure_logging(app)
 
@@ -38,11 +39,12 @@ def create_app(config=None):
     limiter.init_app(app)
     api.init_app(app)
 
-    from cei import http, models  # noqa: F401  (models register their tables)
+    from cei import http, models, telemetry  # noqa: F401  (models register their tables)
     from cei.blueprints import register_blueprints
     from cei.cli import register_commands
     from cei.tasks import background
 
+    telemetry.register(app)
     http.register(app)
     register_blueprints(app)
     register_commands(app)
@@ -71,18 +73,21 @@ def _configure_database(app):
     if url.startswith("sqlite"):
         options.setdefault("connect_args", {"timeout": 30})
     else:
+        # A connection the server ended (a restart) is replaced before a request uses it.
         options.setdefault("pool_pre_ping", True)
+        if "connect_timeout" not in url:
+            # A server that is gone without refusing (a host down) answers 503 after this
+            # long, instead of holding the request until TCP gives up (minutes).
+            connect_args = options.setdefault("connect_args", {})
+            connect_args.setdefault("connect_timeout", app.config["DATABASE_CONNECT_TIMEOUT"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _configure_logging(app):
+    from cei.logs import configure_logging
+
     level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
-    logger = logging.getLogger("cei")
-    logger.setLevel(level)
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
+    configure_logging(app.config["LOG_FORMAT"], level)
 
 
 @event.listens_for(Engine, "connect")

@@ -20,12 +20,44 @@ def register_commands(app):
     app.cli.add_command(demo)
 
 
+# The migration that added the hourly rollups; it creates them empty.
+ROLLUPS_REVISION = "0003_rollups"
+
+
 @click.command("init-db")
 @with_appcontext
 def init_db():
-    """Create or upgrade the database schema to the latest migration."""
+    """Create or upgrade the database schema to the latest migration.
+
+    A database migrated from before the rollups had readings but no rollups: they are
+    built from the readings once the schema is current.
+    """
+    backfill = _predates(ROLLUPS_REVISION)
     upgrade()
     click.echo("database schema is up to date")
+    if backfill:
+        from cei.extensions import db
+        from cei.services import rollups
+
+        count = rollups.rebuild_rollups(db.session.connection())
+        db.session.commit()
+        click.echo(f"rollups rebuilt for {count} site(s) (their readings predate the rollups)")
+
+
+def _predates(revision):
+    """Tell whether the database has a schema older than migration ``revision``."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from cei.extensions import db
+
+    config = current_app.extensions["migrate"].migrate.get_config()
+    with db.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current is None:
+        return False  # an empty database: nothing to build
+    applied = ScriptDirectory.from_config(config).iterate_revisions(current, "base")
+    return revision not in {script.revision for script in applied}
 
 
 @click.command("plugins")

@@ -17,6 +17,9 @@ ENV_KEYS = {
     "ACCESS_TOKEN_TTL": "ACCESS_TOKEN_TTL",
     "MAX_CONTENT_LENGTH": "MAX_CONTENT_LENGTH",
     "LOG_LEVEL": "LOG_LEVEL",
+    "LOG_FORMAT": "LOG_FORMAT",
+    "ACCESS_LOG": "ACCESS_LOG",
+    "METRICS_TOKEN": "METRICS_TOKEN",
     "JOBS_INLINE": "JOBS_INLINE",
     "ANALYTICS_ENABLED": "ANALYTICS_ENABLED",
     "ANALYTICS_PARAMS": "ANALYTICS_PARAMS",
@@ -34,7 +37,7 @@ INT_KEYS = {
     "SESSION_ABSOLUTE_TIMEOUT",
     "TRUSTED_PROXIES",
 }
-BOOL_KEYS = {"JOBS_INLINE", "INGEST_SHORTCUTS", "ANALYTICS_BACKGROUND"}
+BOOL_KEYS = {"JOBS_INLINE", "INGEST_SHORTCUTS", "ANALYTICS_BACKGROUND", "ACCESS_LOG"}
 JSON_KEYS = {"ANALYTICS_PARAMS"}
 
 
@@ -50,6 +53,12 @@ class DefaultConfig:
     MAX_CONTENT_LENGTH = 256 * 1024 * 1024
     MAX_JSON_BODY = 20 * 1024 * 1024
     LOG_LEVEL = "INFO"
+    # "json" (one JSON object per line) or "text"; None: json when CEI_ENV=production.
+    LOG_FORMAT = None
+    ACCESS_LOG = True  # one log line per request (logger ``cei.access``)
+    # Bearer token that /metrics requires. Unset: /metrics answers only loopback callers
+    # that came through no proxy, and nobody in production.
+    METRICS_TOKEN = None
     JOBS_INLINE = False  # True: manual analysis runs execute inside the request
     # Analytics jobs (cei/tasks). Without REDIS_URL a dispatcher thread and a thread pool
     # start with the first request (ANALYTICS_BACKGROUND; the tests turn it off).
@@ -59,6 +68,9 @@ class DefaultConfig:
     ANALYTICS_RERUN_MINUTES = 60  # every site is analysed at least this often
     ANALYTICS_REQUEUE_SECONDS = 600  # a run handed over this long ago is handed over again
     ANALYTICS_JOB_TIMEOUT = 600  # seconds; a run still running after twice this is failed
+    # A `cei worker` renews its running job's entry in Redis this often (seconds); a worker
+    # silent for three beats has died, and its job is failed and retried (cei/tasks/worker.py).
+    WORKER_HEARTBEAT_SECONDS = 10.0
     ANALYTICS_RUN_RETENTION_DAYS = 30
     ANALYTICS_HISTORY_DAYS = 65  # days read per analysis: 8 fitted weeks, the held-out week, today
     # Analytics plugins (entry points ``cei.analytics``): "all" or a comma-separated list of
@@ -95,6 +107,14 @@ class DefaultConfig:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_KEY_PREFIX = "cei-limits"
+    # Flask-Limiter would raise any Retry-After to the reset of the request's limit window
+    # (a database outage's "retry in 5 s" became 60 s on ingestion) and send one on every
+    # limited 200; its figure goes to a header of its own, Retry-After stays the answer's.
+    RATELIMIT_HEADER_RETRY_AFTER = "X-RateLimit-Retry-After"
+    # Seconds a client is asked to wait (503 + Retry-After) while the database is unavailable.
+    DATABASE_RETRY_AFTER = 5
+    # PostgreSQL: seconds to wait for a new connection (a URL's own connect_timeout wins).
+    DATABASE_CONNECT_TIMEOUT = 5
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
     ARGON2_PARALLELISM = 4
@@ -198,6 +218,39 @@ def apply_security_settings(config):
         config.setdefault(
             "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
         )
+
+
+LOG_FORMATS = ("json", "text")
+MIN_METRICS_TOKEN_LENGTH = 32
+
+
+def resolve_observability_settings(config):
+    """Settle ``LOG_FORMAT`` (json in production, text elsewhere) and check the metrics token."""
+    log_format = config.get("LOG_FORMAT") or (
+        "json" if config.get("CEI_ENV") == "production" else "text"
+    )
+    log_format = str(log_format).strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise RuntimeError(f"CEI_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    config["LOG_FORMAT"] = log_format
+    token = config.get("METRICS_TOKEN") or None
+    if token is not None and len(token) < MIN_METRICS_TOKEN_LENGTH:
+        raise RuntimeError(
+            f"CEI_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    config["METRICS_TOKEN"] = token
+
+
+def settings_from_environment(environ=None):
+    """The defaults overridden by ``CEI_*`` variables, settled: for processes without an app
+    (the gunicorn master's logging)."""
+    config = {
+        key: getattr(DefaultConfig, key) for key in dir(DefaultConfig) if key.isupper()
+    }
+    config.update(env_overrides(environ))
+    resolve_observability_settings(config)
+    return config
 
 
 def sqlite_url(instance_path):

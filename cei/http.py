@@ -9,7 +9,7 @@ import logging
 import re
 import uuid
 
-from flask import abort, g, request
+from flask import abort, current_app, g, request
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import BadRequest, ServiceUnavailable, UnprocessableEntity
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -128,8 +128,6 @@ def parse_json(raw):
 
 
 def _json_limit():
-    from flask import current_app
-
     return current_app.config["MAX_JSON_BODY"]
 
 
@@ -154,7 +152,7 @@ def database_error(error):
         exc.data = {
             "code": "DATABASE_UNAVAILABLE",
             "message": "The database is unavailable; retry later",
-            "headers": {"Retry-After": "5"},
+            "headers": {"Retry-After": str(current_app.config["DATABASE_RETRY_AFTER"])},
         }
     elif isinstance(error, DataError):
         log.warning("database refused a value on %s: %s", request.path, str(error.orig)[:200])

@@ -23,6 +23,7 @@ from wtforms import ValidationError
 
 from cei import ratelimits
 from cei.api import api_abort
+from cei.logs import bind_organization
 from cei.models import IntegrationToken, Organization, User
 from cei.models.integration_token import SCOPES
 from cei.services.accounts import AccessTokenError, user_for_access_token
@@ -128,6 +129,7 @@ def resolve_principal():
             "AUTHENTICATION_REQUIRED", "Send 'Authorization: Bearer <token>'", bad_token=False
         )
     g.principal = principal
+    bind_organization(principal.organization_id)
     return principal
 
 

@@ -11,6 +11,7 @@ def register_blueprints(app):
     from cei.blueprints.auth.resources import blp as auth_blp
     from cei.blueprints.health.resources import blp as health_blp
     from cei.blueprints.ingest.resources import blp as ingest_blp
+    from cei.blueprints.metrics.views import bp as metrics_bp
     from cei.blueprints.portfolio.resources import blp as portfolio_blp
     from cei.blueprints.readings.resources import blp as readings_blp
     from cei.blueprints.reports.resources import blp as reports_blp
@@ -39,4 +40,5 @@ def register_blueprints(app):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
     app.register_blueprint(web_bp)
+    app.register_blueprint(metrics_bp)
     limit_ingestion(ingest_blp)

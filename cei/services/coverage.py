@@ -1,5 +1,6 @@
-"""Data coverage: per meter, the intervals expected (those that have ended) vs received, the
-intervals missing at the meter's own resolution, and when the meter last reported.
+"""Data coverage: per meter, the intervals expected (those that have ended) vs the readings
+received in them, the intervals missing at the meter's own resolution, and when the meter
+last reported.
 
 Counts come from the hourly rollups; the readings themselves are read only for hours that
 hold some but not all of their intervals (to name the missing 15 minutes of a 99 % hour), and
@@ -16,6 +17,7 @@ from cei.services.readings import (
     MAX_SERIES_SECONDS,
     coverage_pct,
     describe,
+    ended_received,
     hour_sums,
     layout_of,
     now_seconds,
@@ -111,7 +113,9 @@ def _missing(meter, window, sums, offset, now_ts):
 def _meter_coverage(meter, window, layout, last_seen, now_ts):
     sums = hour_sums(layout, meter, window)
     expected = len(ended_interval_starts(window, meter.interval_minutes * 60, now_ts))
-    received = sum(count for _, count in sums.values())
+    # Counted over the same ended intervals as expected: a reading of the open interval is
+    # not received "early" (it would read as 168 of 167).
+    received = ended_received(sums, [meter], window, now_ts)
     missing, hours = _missing(meter, window, sums, layout.offset, now_ts)
     stamp = UtcStamps()
     return {

@@ -94,13 +94,39 @@ class SiteAnalytics:
         """Tell whether analytics have produced a baseline for this site yet."""
         return self.baseline_24h_kwh is not None
 
+    @property
+    def forecast_next_24h(self):
+        """``{"hours", "kwh", "lower_kwh", "upper_kwh", "first", "last"}`` of the forecast
+        (sums over its hours; first/last hour starts in epoch seconds), or None."""
+        band = self.forecast_24h
+        if not band or not band["ts"]:
+            return None
+
+        def total(name):
+            values = [value for value in band[name] if value is not None]
+            return sum(values) if len(values) == len(band[name]) else None
+
+        return {
+            "hours": len(band["ts"]),
+            "kwh": total("value"),
+            "lower_kwh": total("lower"),
+            "upper_kwh": total("upper"),
+            "first": band["ts"][0],
+            "last": band["ts"][-1],
+        }
+
 
 @dataclass
 class PortfolioAnalytics:
     """Analytics of the whole organization (empty until a site has been analysed)."""
 
     open_alerts: int | None = None
+    # The portfolio's expected kWh per hour of the 7-day chart: the sum of the sites'
+    # baselines (None where a site with readings in that hour has no baseline).
     baseline_7d: list | None = None
+    # Actual vs baseline over the sites that have both (the analytics portfolio totals).
+    deviation_24h_pct: float | None = None
+    deviation_7d_pct: float | None = None
     kgco2e_24h: float | None = None
     kgco2e_7d: float | None = None
     opportunities_cost_per_year: float | None = None
@@ -122,6 +148,9 @@ class SiteRow:
     summed_without_main: bool
     analytics: SiteAnalytics
     hourly_7d: list = field(default_factory=list, repr=False)
+    # The hour starts of ``hourly_7d`` and the site's baseline for each (None: no baseline).
+    hours_7d: list = field(default_factory=list, repr=False)
+    baseline_hourly_7d: list = field(default_factory=list, repr=False)
 
     @property
     def has_data(self):
@@ -307,6 +336,8 @@ def _portfolio_analytics(organization, summary, rows):
     analysed = any(row.analytics.available for row in rows)
     return PortfolioAnalytics(
         open_alerts=totals.get("open_alerts") if organization.enable_alerts else None,
+        deviation_24h_pct=totals.get("deviation_pct_24h") if analysed else None,
+        deviation_7d_pct=totals.get("deviation_pct_7d") if analysed else None,
         kgco2e_24h=totals.get("last_24h_co2e_kg") if analysed else None,
         kgco2e_7d=totals.get("last_7d_co2e_kg") if analysed else None,
         opportunities_cost_per_year=totals.get("opportunities_per_year_cost") if analysed else None,
@@ -400,7 +431,7 @@ def load_site_row(
         analytics=analytics or SiteAnalytics(),
     )
     if with_series:
-        row.hourly_7d = _hourly(scope, week, sums_7d)[1]
+        row.hours_7d, row.hourly_7d = _hourly(scope, week, sums_7d)
     return row
 
 
@@ -411,6 +442,24 @@ def _sum_columns(columns):
         present = [value for value in values if value is not None]
         totals.append(sum(present) if present else None)
     return totals
+
+
+def _portfolio_baseline(rows, expected_by_site):
+    """Expected kWh of the whole portfolio per hour of the 7-day chart, or None.
+
+    An hour's value adds the baselines of the sites that reported in it, so it compares with
+    the actual line; it is None when one of them has no baseline for that hour (a site not
+    analysed yet), or no site reported. None as a whole when no hour has a value.
+    """
+    for row in rows:
+        expected = expected_by_site.get(row.site.id, {})
+        row.baseline_hourly_7d = [expected.get(ts) for ts in row.hours_7d]
+    values = []
+    for hour in range(len(rows[0].hourly_7d) if rows else 0):
+        reporting = [row for row in rows if row.hourly_7d[hour] is not None]
+        expected = [row.baseline_hourly_7d[hour] for row in reporting]
+        values.append(sum(expected) if reporting and None not in expected else None)
+    return values if any(value is not None for value in values) else None
 
 
 def _total(energies):
@@ -449,17 +498,24 @@ def load_portfolio(organization, with_chart=True, now=None):
         for site, site_sums in zip(sites, sums, strict=True)
     ]
     chart = None
+    portfolio_analytics = _portfolio_analytics(organization, summary, rows)
     if with_chart:
         hours = list(range(week.start, week.end, HOUR))
         values = _sum_columns([row.hourly_7d for row in rows]) if rows else [None] * len(hours)
-        chart = make_chart(organization.timezone, hours, {"Actual": values})
+        if analytics:
+            portfolio_analytics.baseline_7d = _portfolio_baseline(
+                rows, analytics_results.expected_by_site(organization)
+            )
+        chart = make_chart(
+            organization.timezone, hours, _lines(values, portfolio_analytics.baseline_7d)
+        )
     return Portfolio(
         organization=organization,
         rows=rows,
         last_24h=_total([row.last_24h for row in rows]),
         last_7d=_total([row.last_7d for row in rows]),
         chart_7d=chart,
-        analytics=_portfolio_analytics(organization, summary, rows),
+        analytics=portfolio_analytics,
     )
 
 
@@ -643,6 +699,54 @@ def list_alerts(
     return [_alert_dict(alert) for alert in rows]
 
 
+# An alert's chart: its period with this many hours either side, at most this many hours.
+ALERT_CHART_PAD_HOURS = 12
+ALERT_CHART_MAX_HOURS = 8 * 24
+
+
+def _epoch_of(moment):
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def alert_chart(organization, alert_id, now=None):
+    """Return the chart of an alert's context: the hours of its period (and a few either
+    side) with the actual kWh of what it is about (its meter, else the site total) and the
+    site's baseline, and ``highlight`` = the alert's ``[start, end)`` in epoch seconds.
+
+    Raises ``NotFound`` for an alert that is not the organization's.
+    """
+    alert = alert_service.get_alert(organization, alert_id)
+    site = alert_service.site_of(alert)
+    first, last = _epoch_of(alert.period_start), _epoch_of(alert.period_end)
+    latest = last_hours(1, now or utcnow()).end
+    end = min(
+        latest, last - last % HOUR + (HOUR if last % HOUR else 0) + ALERT_CHART_PAD_HOURS * HOUR
+    )
+    start = max(
+        first - first % HOUR - ALERT_CHART_PAD_HOURS * HOUR, end - ALERT_CHART_MAX_HOURS * HOUR
+    )
+    window = Window(start, max(end, start + HOUR))
+    meters = site_service.site_meters(site)
+    meter = next((item for item in meters if item.meter_id == alert.meter_id), None)
+    if meter is not None:
+        scope, label = ReadScope(site, meter, [meter]), f"Meter {meter.meter_id}"
+    else:
+        scope, label = _total_scope(site, meters), "Actual"
+    hours, actual = _hourly(scope, window)
+    lines = {label: actual}
+    # The baseline is the site total's: beside a meter only when that meter is the total.
+    totals = [item.id for item in site_service.totals_meters(site, meters)]
+    if meter is None or totals == [meter.id]:
+        baseline = analytics_results.site_baseline(site, window)["points"]
+        if any(point["expected_kwh"] is not None for point in baseline):
+            lines["Baseline"] = _aligned(baseline, window)
+    chart = make_chart(site.timezone, hours, lines)
+    chart["highlight"] = [first, last]
+    return chart
+
+
 def _values(choice):
     if choice is None or choice == "":
         return None
@@ -721,6 +825,7 @@ WEEKLY_COLUMNS = (
     "deviation_pct",
     "cost_7d",
     "currency",
+    "co2e_kg_7d",
     "open_alerts",
     "coverage_pct",
 )
@@ -737,6 +842,7 @@ def tabulate_week(portfolio):
             "deviation_pct": row.analytics.deviation_7d_pct,
             "cost_7d": row.last_7d.cost,
             "currency": row.currency,
+            "co2e_kg_7d": row.last_7d.kgco2e,
             "open_alerts": row.analytics.open_alerts,
             "coverage_pct": row.coverage_7d_pct if row.has_data else None,
         }

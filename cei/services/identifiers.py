@@ -17,10 +17,17 @@ import unicodedata
 MAX_ID_LENGTH = 100
 
 # C0 and C1 controls, bidi embeddings/overrides (U+202A-U+202E) and isolates (U+2066-U+2069),
-# lone surrogates, non-characters.
-_FORBIDDEN = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
-)
+# non-characters; and lone surrogates (text that was not UTF-8).
+_FORBIDDEN_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufdd0-\ufdef\ufffe\uffff"
+_FORBIDDEN = re.compile(f"[{_FORBIDDEN_CHARACTERS}\ud800-\udfff]")
+
+# The rule as a regular expression for the OpenAPI document (``pattern``; valid in Python and
+# ECMAScript alike): not "." or "..", no forbidden character and no "/", no space at either
+# end. The length (counted in NFC) is ``maxLength``; lone surrogates cannot be sent in JSON
+# that a client validates, so the pattern leaves them out.
+_INNER = rf"[^{_FORBIDDEN_CHARACTERS}/]"
+_EDGE = rf"[^\s{_FORBIDDEN_CHARACTERS}/]"
+ID_PATTERN = rf"^(?!\.\.?$){_EDGE}(?:{_INNER}*{_EDGE})?$"
 
 
 class InvalidIdentifier(ValueError):

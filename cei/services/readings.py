@@ -15,6 +15,7 @@ from cei.services import sites as site_service
 from cei.services.errors import ServiceError
 from cei.services.windows import (
     DAY,
+    HOUR,
     UtcStamps,
     ceil_epoch_seconds,
     check_span,
@@ -127,6 +128,45 @@ def expected_count(meters, window, now_ts):
     )
 
 
+def _starts_between(starts, low, high):
+    """Count the elements of the range ``starts`` inside ``[low, high)``."""
+    step = starts.step
+    first = max(0, -(-(low - starts.start) // step))
+    last = min(len(starts), max(0, -(-(high - starts.start) // step)))
+    return max(0, last - first)
+
+
+def ended_received(sums, meters, window, now_ts):
+    """Count the readings of ``sums`` (hour sums of ``meters`` over ``window``) that lie in an
+    interval that has ended by ``now_ts``: the readings :func:`expected_count` expects.
+
+    A reading stamped with the current, still open interval is received but not yet expected;
+    counting it would let it make up for a gap (or show "168 of 167 readings"). Hours inside
+    every meter's ended intervals count whole; an hour at the edge (the open hour, a window
+    start between two interval starts) counts at most as many readings as ended intervals of
+    the meters start in it.
+    """
+    ended = [
+        (starts, meter.interval_minutes * 60)
+        for meter in meters
+        if (starts := ended_interval_starts(window, meter.interval_minutes * 60, now_ts))
+    ]
+    if not ended:
+        return 0
+    inner_low = max(starts.start for starts, _ in ended)
+    inner_high = min(min(starts[-1] + interval, window.end) for starts, interval in ended)
+    received = 0
+    for bucket, (_, count) in sums.items():
+        if inner_low <= bucket and bucket + HOUR <= inner_high:
+            received += count
+        else:
+            low = max(bucket, window.start)
+            received += min(
+                count, sum(_starts_between(starts, low, bucket + HOUR) for starts, _ in ended)
+            )
+    return received
+
+
 def describe(scope, window):
     """Return the fields every read answer starts with: what was read, over which window."""
     return {
@@ -171,11 +211,13 @@ def summarize(scope, window, sums=None):
         **describe(scope, window),
         "unit": UNIT,
         "total_value": rollups.kwh(mwh),
+        # Every reading summed into total_value, the open interval's too.
         "points": points,
         "expected_points": expected,
-        # From the rollups' counts: a meter sending more often than its interval can make up
-        # for another's gaps here (never above 100 %); the coverage report caps each meter.
-        "coverage_pct": coverage_pct(points, expected),
+        # Over the ended intervals only (what expected_points counts). From the rollups'
+        # counts: a meter sending more often than its interval can make up for another's
+        # gaps here (never above 100 %); the coverage report caps each meter.
+        "coverage_pct": coverage_pct(ended_received(sums, scope.meters, window, now_ts), expected),
         **double_counting(scope),
     }
 

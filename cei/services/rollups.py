@@ -12,17 +12,20 @@ rebuild gives the very same numbers, and answers are rounded once, to the Wh (:f
 
 Which rows exist (:class:`SiteLayout`), chosen so ingestion pays only where a rollup saves reads:
 
-- ``meter_hours`` for meters whose interval is shorter than an hour (4 readings -> 1 row); an
-  hourly (or slower) meter is read from its own readings, one row per hour already;
-- ``site_hours`` for sites whose total adds two or more meters (the ``is_main`` rule); a site
-  whose total is one meter reads that meter's hours.
+- ``site_hours`` for sites whose total adds two or more meters (the ``is_main`` rule);
+- ``meter_hours`` for a meter reporting more often than hourly that is, alone, its site's
+  total (4 readings -> 1 row), so a one-meter site reads one row an hour too.
 
-A site read therefore costs at most one meter's worth of rows, with 1 meter or 100; a batch of
-an hourly meter that is its site's only total meter (or a sub-meter beside a main meter) writes
-no rollup at all. The rule depends on meter settings, so changing ``is_main``, an interval, a
-timezone, or adding or deleting a meter rebuilds the site (``cei.services.sites``); a site
-that gains its second total meter through ingestion is built on its next batch
-(:func:`apply_changed_readings`).
+Every other hour is read from the readings themselves: an hourly meter's readings are one row
+an hour already, and a meter that is part of a larger total (a sub-meter, or one of several
+meters added up) is read alone only on its own meter pages, where summing its readings costs
+what it did before rollups. A site read therefore costs at most one row an hour, with 1 meter
+or 100, and a batch writes at most one rollup table (none for a sub-meter or a one-meter
+hourly site): each table written costs about as much as a fifth of the readings insert
+(bench/ingest.py, PostgreSQL, new 5000). The rule depends on meter settings, so changing
+``is_main``, an interval, a timezone, or adding or deleting a meter rebuilds the site
+(``cei.services.sites``); a site that gains its second total meter through ingestion is
+rebuilt in the batch that adds it (:class:`RollupDeltas`).
 """
 
 import logging
@@ -43,7 +46,8 @@ log = logging.getLogger("cei.rollups")
 
 HOUR = 3600
 MWH_PER_KWH = 1_000_000
-# Meters reporting more often than this (minutes) keep hourly rows of their own.
+# A site's only total meter keeps hourly rows of its own when it reports more often than
+# this (minutes).
 SUB_HOURLY_BELOW = 60
 # The date whose UTC offset fixes a zone's local-hour grid (see hour_offset).
 GRID_DATE = datetime(2026, 1, 1)
@@ -120,8 +124,9 @@ class SiteLayout:
         return len(self.totals) > 1
 
     def has_meter_rows(self, meter_pk):
-        """Whether the meter's hours are kept in ``meter_hours`` (a sub-hourly meter)."""
-        return self.intervals[meter_pk] < SUB_HOURLY_BELOW
+        """Whether the meter's hours are kept in ``meter_hours``: a sub-hourly meter that is,
+        alone, the site total."""
+        return self.intervals[meter_pk] < SUB_HOURLY_BELOW and self.totals == (meter_pk,)
 
     def source(self, meter_pk=None):
         """Return the :class:`HourSource` of one meter, or of the site total (None)."""
@@ -215,84 +220,115 @@ def site_layout(connection, site_pk):
 
 
 def apply_changed_readings(connection, changed_rows):
-    """Fold changed readings into the rollups, in the caller's transaction.
+    """Fold changed readings into the rollups, in the caller's transaction, now.
 
     ``changed_rows`` are ``(meter_pk, ts, kwh, previous_kwh)``: ``previous_kwh`` is None for
     a new reading and the replaced value for an updated one; ``kwh`` None removes a reading.
-    Rows of new readings alone may come as ``(meter_pk, ts, kwh)``.
-    Call it after the readings are written. Sums per bucket (numpy for a meter's new
-    readings, :func:`_sum_new_readings`; a Python loop for other changes) are written with
-    one multi-row upsert per table (``ON CONFLICT DO UPDATE``, keys in order).
+    Rows of new readings alone may come as ``(meter_pk, ts, kwh)``. Call it after the
+    readings are written. :class:`RollupDeltas` does the same over several calls, writing once.
     """
-    if not changed_rows:
-        return
-    meter_pks = set(map(itemgetter(0), changed_rows))
-    layouts, sites_with_rows = _layouts_of_meters(connection, meter_pks)
-    routes = {}  # meter_pk -> (offset, keeps meter rows, site_pk or None)
-    for layout in layouts.values():
-        site_pk = layout.site_pk if layout.has_site_rows else None
-        totals = layout.totals
-        for meter_pk in meter_pks.intersection(layout.intervals):
-            to_site = site_pk if meter_pk in totals else None
-            to_meter = layout.has_meter_rows(meter_pk)
-            if to_meter or to_site is not None:
-                routes[meter_pk] = (layout.offset, to_meter, to_site)
-    if not routes:
-        return  # hourly meters read directly: nothing to roll up
-    site_pks = {route[2] for route in routes.values() if route[2] is not None}
-    for site_pk in sorted(site_pks - sites_with_rows):
-        # The site total just started to add a second meter (one created by ingestion):
-        # build it from the readings, which already hold this batch.
-        _rebuild_site_rows(connection, layouts[site_pk])
-        routes = {
-            pk: (offset, to_meter, None if to_site == site_pk else to_site)
-            for pk, (offset, to_meter, to_site) in routes.items()
-        }
-    # {table: [(key, bucket, mWh, readings)]}, merged below into one sorted upsert per table:
-    # concurrent batches then take the rows' locks in one order and cannot deadlock.
-    parts = {meter_hours: [], site_hours: []}
-    removed = False
-    for meter_pk, rows in _by_meter(changed_rows, meter_pks):
-        route = routes.get(meter_pk)
-        if route is None:
-            continue
-        sums = _sum_new_readings(rows, route[0])
-        if sums is None:
-            sums, gone = _sum_deltas(rows, route[0])
-            removed = removed or gone
-        _, to_meter, site_pk = route
-        for table, key in ((meter_hours, meter_pk if to_meter else None), (site_hours, site_pk)):
-            if key is not None:
-                parts[table].append(([key] * len(sums[0]), *sums))
-    for table, groups in parts.items():
-        rows = _merged(groups)
-        if rows:
-            _upsert(connection, table, rows)
-            if removed:
-                key_column = table.c[_key_name(table)]
-                connection.execute(
-                    delete(table).where(
-                        key_column.in_({row[0] for row in rows}), table.c.readings <= 0
+    deltas = RollupDeltas()
+    deltas.add(connection, changed_rows)
+    deltas.write(connection)
+
+
+class RollupDeltas:
+    """Rollup changes of one transaction, summed in memory and written once.
+
+    :meth:`add` takes each chunk of changed readings after the readings are written (sums
+    per bucket: numpy for a meter's new readings, :func:`_sum_new_readings`; a Python loop
+    for other changes); :meth:`write` adds the sums to the tables with one multi-row upsert
+    per table (``ON CONFLICT DO UPDATE``, keys in order, so concurrent transactions lock rows
+    in one order and cannot deadlock). A CSV upload of 20 meters on one site thus upserts each
+    site hour once, not once per chunk (bench/upload.py).
+    """
+
+    def __init__(self):
+        self.sums = {meter_hours: {}, site_hours: {}}  # table -> {(key, hour): [mWh, readings]}
+        self.removed = False
+
+    def add(self, connection, changed_rows):
+        """Sum the rollup changes of ``changed_rows`` (see :func:`apply_changed_readings`)."""
+        if not changed_rows:
+            return
+        meter_pks = set(map(itemgetter(0), changed_rows))
+        layouts, sites_with_rows = _layouts_of_meters(connection, meter_pks)
+        routes = {}  # meter_pk -> (offset, keeps meter rows, site_pk or None)
+        for layout in layouts.values():
+            site_pk = layout.site_pk if layout.has_site_rows else None
+            totals = layout.totals
+            for meter_pk in meter_pks.intersection(layout.intervals):
+                to_site = site_pk if meter_pk in totals else None
+                to_meter = layout.has_meter_rows(meter_pk)
+                if to_meter or to_site is not None:
+                    routes[meter_pk] = (layout.offset, to_meter, to_site)
+        if not routes:
+            return  # hourly meters and sub-meters are read directly: nothing to roll up
+        site_pks = {route[2] for route in routes.values() if route[2] is not None}
+        for site_pk in sorted(site_pks - sites_with_rows):
+            self._rebuild(connection, layouts[site_pk])
+            routes = {
+                pk: (offset, to_meter, None if to_site == site_pk else to_site)
+                for pk, (offset, to_meter, to_site) in routes.items()
+            }
+        for meter_pk, rows in _by_meter(changed_rows, meter_pks):
+            route = routes.get(meter_pk)
+            if route is None:
+                continue
+            sums = _sum_new_readings(rows, route[0])
+            if sums is None:
+                sums, gone = _sum_deltas(rows, route[0])
+                self.removed = self.removed or gone
+            _, to_meter, site_pk = route
+            for table, key in (
+                (meter_hours, meter_pk if to_meter else None),
+                (site_hours, site_pk),
+            ):
+                if key is not None:
+                    _accumulate(self.sums[table], key, *sums)
+
+    def _rebuild(self, connection, layout):
+        """The site total just started to add a second meter (one created by ingestion):
+        build its rows from the readings, which already hold this transaction's, and drop
+        the hours the first meter kept while it was the total alone. Sums not yet written
+        for the site are in the readings too: they are dropped."""
+        _rebuild_meter_rows(connection, layout)
+        _rebuild_site_rows(connection, layout)
+        for table, keys in ((site_hours, {layout.site_pk}), (meter_hours, set(layout.intervals))):
+            sums = self.sums[table]
+            for pending in [pending for pending in sums if pending[0] in keys]:
+                del sums[pending]
+
+    def write(self, connection):
+        """Add the summed changes to the rollup tables; forget them."""
+        for table, sums in self.sums.items():
+            rows = sorted(
+                (key, hour, energy, count)
+                for (key, hour), (energy, count) in sums.items()
+                if energy or count
+            )
+            if rows:
+                _upsert(connection, table, rows)
+                if self.removed:
+                    key_column = table.c[_key_name(table)]
+                    connection.execute(
+                        delete(table).where(
+                            key_column.in_({row[0] for row in rows}), table.c.readings <= 0
+                        )
                     )
-                )
+            sums.clear()
+        self.removed = False
 
 
-def _merged(groups):
-    """One sorted list of ``(key, bucket, mWh, readings)`` from column groups, summed per key
-    and bucket (several meters of a batch may add to one site hour); no-op rows dropped."""
-    if len(groups) == 1:
-        rows = list(zip(*groups[0], strict=True))
-    else:
-        totals = {}
-        for keys, hours, energies, counts in groups:
-            for key, hour, energy, count in zip(keys, hours, energies, counts, strict=True):
-                old = totals.get((key, hour))
-                totals[key, hour] = (
-                    (energy, count) if old is None else (old[0] + energy, old[1] + count)
-                )
-        rows = [(key, hour, energy, count) for (key, hour), (energy, count) in totals.items()]
-    rows.sort()
-    return [row for row in rows if row[2] or row[3]]
+def _accumulate(sums, key, hours, energies, counts):
+    """Add one key's ``(hours, mWh, counts)`` columns to ``{(key, hour): [mWh, readings]}``."""
+    for hour, energy, count in zip(hours, energies, counts, strict=True):
+        pending = sums.get((key, hour))
+        if pending is None:
+            sums[key, hour] = [energy, count]
+        else:
+            pending[0] += energy
+            pending[1] += count
 
 
 def _by_meter(rows, meter_pks):

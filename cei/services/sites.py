@@ -25,7 +25,12 @@ from cei.services.identifiers import (  # MAX_ID_LENGTH: read by the readings sc
 log = logging.getLogger("cei.sites")
 
 MINUTES_PER_DAY = 1440
-TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+# Meter intervals: the minutes that divide a day.
+INTERVALS = [minutes for minutes in range(1, MINUTES_PER_DAY + 1) if MINUTES_PER_DAY % minutes == 0]
+# "HH:MM" in ASCII digits, whole string (``fullmatch``); an end may also be 24:00. The
+# sites API documents them as the ``pattern`` of the schedule's start and end.
+START_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+END_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 UNSET = object()
 
 
@@ -43,6 +48,11 @@ class InvalidField(ServiceError):
 @cache
 def _known_timezones():
     return frozenset(available_timezones())
+
+
+def timezone_names():
+    """The IANA timezone names a site may have, sorted (for the API documentation)."""
+    return sorted(_known_timezones())
 
 
 def check_timezone(name):
@@ -87,10 +97,11 @@ def check_schedule(schedule):
     ):
         raise InvalidField("schedule", "days must be a list of weekday numbers 0-6 (Monday = 0)")
     start, end = schedule["start"], schedule["end"]
-    for label, value in (("start", start), ("end", end)):
-        if not isinstance(value, str) or not TIME_PATTERN.match(value):
-            raise InvalidField("schedule", f"{label} must be a time HH:MM")
-    if start == "24:00" or _minutes(end) <= _minutes(start):
+    for label, value, pattern in (("start", start, START_PATTERN), ("end", end, END_PATTERN)):
+        if not isinstance(value, str) or not re.fullmatch(pattern, value):
+            hint = " (or 24:00)" if pattern is END_PATTERN else ""
+            raise InvalidField("schedule", f"{label} must be a time HH:MM{hint}")
+    if _minutes(end) <= _minutes(start):
         raise InvalidField("schedule", "end must be after start (end may be 24:00)")
     return {"days": sorted(set(days)), "start": start, "end": end}
 

@@ -26,21 +26,43 @@ from cei.tasks.reports import QUEUE_NAME as REPORTS_QUEUE
     show_default=True,
     help="Queue(s) to work on.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    envvar="CEI_WORKER_METRICS_PORT",
+    help="Serve this worker's job metrics (Prometheus) on this port, at /metrics.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="CEI_WORKER_METRICS_HOST",
+    help="Address the metrics port listens on.",
+)
 @with_appcontext
-def worker(burst, no_dispatcher, queues):
+def worker(burst, no_dispatcher, queues, metrics_port, metrics_host):
     """Run an RQ worker on Redis (CEI_REDIS_URL), with a dispatcher thread.
 
     Start as many as you like, on any host: jobs are claimed once each, and the dispatchers
-    share their work through the database.
+    share their work through the database. With --metrics-port, the worker's job counts
+    and durations are served for Prometheus (CEI_METRICS_TOKEN as for the web /metrics).
     """
-    from redis import Redis
-    from rq import Queue, SimpleWorker
+    from cei.tasks.worker import run_worker
 
     app = current_app._get_current_object()
     url = app.config.get("REDIS_URL")
     if not url:
         raise click.UsageError(
             "CEI_REDIS_URL is not set; without Redis the web process runs the jobs itself"
+        )
+    if metrics_port is not None:
+        from cei.tasks.metrics_server import start_metrics_server
+
+        start_metrics_server(
+            metrics_host,
+            metrics_port,
+            app.config.get("METRICS_TOKEN"),
+            app.config.get("CEI_ENV") == "production",
         )
     job_queue = RQJobQueue(url, app.config["ANALYTICS_JOB_TIMEOUT"])
     stop = threading.Event()
@@ -49,15 +71,10 @@ def worker(burst, no_dispatcher, queues):
             Dispatcher(app, job_queue).tick()
         else:
             _, stop = start_dispatcher_thread(app, job_queue)
-    # No socket timeout here: the worker blocks on Redis while it waits for jobs.
-    connection = Redis.from_url(url)
-    # SimpleWorker: jobs run in this process, which has the app, pandas and a connection
-    # pool ready (forking per job would rebuild them); run more workers for more throughput.
-    rq_worker = SimpleWorker(
-        [Queue(name, connection=connection) for name in queues], connection=connection
-    )
     try:
-        rq_worker.work(burst=burst)
+        # Jobs run in this process (see cei.tasks.worker); run more workers for more
+        # throughput.
+        run_worker(app, queues, burst=burst)
     finally:
         stop.set()
         job_queue.close()

@@ -2,6 +2,8 @@
 
 Each pass (every ``ANALYTICS_POLL_SECONDS``):
 
+0. lets RQ fail the jobs of workers that died mid-job (their runs are failed and queued
+   again, :func:`cei.tasks.analytics.job_failed`);
 1. fails runs whose worker was lost, turns due marks into queued ``new_data`` runs, and —
    once a minute — queues an ``hourly`` run for every site not analysed in the last hour
    (time-based alerts such as a silent meter need no new data); commits;
@@ -76,6 +78,7 @@ class Dispatcher:
         with self.app.app_context():
             moment = now or utcnow()
             clock = time.monotonic()
+            self._reap_abandoned()
             if self._lock():
                 stats["lost"] = runs.fail_lost_runs(moment, self.run_timeout)
                 stats["due"] = due.take_due_sites(now=moment)
@@ -109,6 +112,13 @@ class Dispatcher:
 
     def _hand_over(self, pending):
         return _hand_over(self.job_queue, pending)
+
+    def _reap_abandoned(self):
+        """Fail (and retry) the runs of jobs whose worker died (see cei.tasks.worker)."""
+        try:
+            self.job_queue.reap_abandoned()
+        except _redis_errors() as exc:
+            log.warning("job queue unavailable, abandoned jobs are reaped later: %s", exc)
 
     def run_forever(self, stop: threading.Event):
         """Tick every ``poll_seconds`` until ``stop`` is set; a failing pass is logged."""

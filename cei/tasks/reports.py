@@ -14,6 +14,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from cei import metrics
 from cei.extensions import db
 from cei.models import Report
 from cei.models.types import utcnow
@@ -49,7 +50,15 @@ def run_in_app(app, report_id):
 
 
 def execute(report_id):
-    """Claim report ``report_id``, generate it and commit; ``skipped`` if not ours."""
+    """Claim report ``report_id``, generate it and commit; ``skipped`` if not ours.
+
+    Counted in the ``cei_jobs`` metrics (job ``report``) with how it ended and how long
+    it took.
+    """
+    return metrics.counted_job("report", _execute, report_id)
+
+
+def _execute(report_id):
     if not jobs.claim_report(report_id):
         db.session.rollback()
         return "skipped"

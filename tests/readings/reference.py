@@ -28,6 +28,13 @@ def total(data, meter_ids, start, end):
     return sum(value for _, _, value in rows), len(rows)
 
 
+def received_in_ended(data, meter_ids, start, end, interval_seconds, now):
+    """Readings in ``[start, end)`` whose interval (starting at the reading's time) has ended
+    by ``now``: the ones coverage counts against :func:`expected_intervals`."""
+    rows = readings_in(data, meter_ids, start, end)
+    return len([ts for ts, _, _ in rows if ts + interval_seconds <= now])
+
+
 def expected_intervals(start, end, interval_seconds, now):
     """Interval starts (multiples of the interval) in ``[start, end)`` whose interval has
     ended by ``now`` (epoch seconds), counted one by one."""

@@ -17,9 +17,12 @@ def test_site_summary_is_main_meter_total(plant, read):
     total, count = reference.total(data, ["main"], start, end)
     assert body["total_value"] == pytest.approx(total, rel=1e-9)
     assert body["points"] == count
-    # 71 hours have ended; the open hour's reading counts, but coverage stops at 100 %.
+    # 71 hours have ended; the open hour's reading is summed but does not count as coverage
+    # (it would make up for a gap).
     assert body["expected_points"] == 71
-    assert body["coverage_pct"] == pytest.approx(round(100 * min(count, 71) / 71, 2))
+    received = reference.received_in_ended(data, ["main"], start, end, HOUR, NOW_TS)
+    assert received < count
+    assert body["coverage_pct"] == pytest.approx(round(100 * received / 71, 2))
     assert body["site_id"] == "plant-1"
     assert body["meter_id"] is None
     assert body["window_hours"] == 72
@@ -37,7 +40,8 @@ def test_meter_summary_matches_python(plant, read, meter_id, interval):
     assert body["meter_id"] == meter_id
     assert body["total_value"] == pytest.approx(total, rel=1e-9)
     assert (body["points"], body["expected_points"]) == (count, expected)
-    assert body["coverage_pct"] == pytest.approx(round(100 * min(count, expected) / expected, 2))
+    received = reference.received_in_ended(data, [meter_id], start, end, interval, NOW_TS)
+    assert body["coverage_pct"] == pytest.approx(round(100 * received / expected, 2))
 
 
 def test_site_total_uses_all_meters_once_none_is_main(plant, read, account, client):
@@ -192,8 +196,10 @@ def test_a_chatty_meter_is_capped_and_coverage_shows_the_gappy_one(
     # The summary reads the site's hourly rollup (no per-meter counts): capped at 100 %.
     assert body["coverage_pct"] == 100.0
     assert body["total_value"] == pytest.approx(108.0)
-    # The coverage report caps each meter, so the gaps show there.
+    # The coverage report caps each meter, so the gaps show there; gappy's reading of the
+    # open hour is not counted yet (received and missing add up to the ended hours).
     coverage = read("coverage", site_id="mixed").get_json()
-    assert coverage["coverage_pct"] == round(100 * (23 + 12) / 46, 2)
+    assert coverage["coverage_pct"] == round(100 * (23 + 11) / 46, 2)
     meters = {meter["meter_id"]: meter for meter in coverage["meters"]}
     assert meters["gappy"]["missing_intervals_count"] == 23 - 11
+    assert (meters["gappy"]["received"], meters["gappy"]["expected"]) == (11, 23)

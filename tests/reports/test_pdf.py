@@ -54,6 +54,7 @@ def test_site_report_pdf_reads_back_with_its_figures(app_context, tmp_path, arti
     assert (round(width), round(height)) == (595, 842)  # A4 in points
     text = pdf_text(document, tmp_path)
     pages = len(reader.pages)
+    assert pages == 1  # a site's week on one page a plant director can forward
     assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
     assert "Acme Plant" in text and "Plant One" in text and "16–22 Nov 2026" in text
     kpis = site.kpis
@@ -69,6 +70,9 @@ def test_site_report_pdf_reads_back_with_its_figures(app_context, tmp_path, arti
     assert squash("Night consumption 40 % above base load") in flat
     assert "Switchoffnightloads" in flat and "€912.50" in text
     assert "CV(RMSE)12.5%" in flat and "Nodatagaps" in flat
+    # How a saving is estimated is told once, whole, in the methodology (not cut in the table).
+    assert squash("How savings are estimated: " + samples.OPPORTUNITY["method"]) in flat
+    assert flat.count(squash(samples.OPPORTUNITY["method"])) == 1
     png = first_page_png(document, artifacts, "site-report-page-1")
     assert png.stat().st_size > 10_000
 

@@ -34,6 +34,21 @@ def test_the_default_period_ends_yesterday_in_the_timezone():
     assert requested_period("America/Los_Angeles", now=now).last == date(2026, 11, 22)
 
 
+def test_a_portfolio_period_ends_on_a_day_that_has_ended_at_every_site():
+    # 04:33 UTC on Saturday 28 Nov: Friday the 27th is over in UTC, Rome and Tokyo, but it is
+    # still 22:33 on the 27th in Chicago.
+    now = datetime(2026, 11, 28, 4, 33, tzinfo=UTC)
+    assert requested_period("UTC", now=now, other_timezones=["Asia/Tokyo"]).last == date(
+        2026, 11, 27
+    )
+    sites = ["Europe/Rome", "America/Chicago", "Asia/Tokyo"]
+    period = requested_period("UTC", now=now, other_timezones=sites)
+    assert (period.last, period.timezone) == (date(2026, 11, 26), "UTC")
+    with pytest.raises(ServiceError) as caught:
+        requested_period("UTC", date(2026, 11, 27), now=now, other_timezones=sites)
+    assert caught.value.code == "INVALID_PERIOD" and "America/Chicago" in caught.value.message
+
+
 @pytest.mark.parametrize("last", [date(2026, 11, 23), date(2026, 12, 1), date(2000, 1, 3)])
 def test_a_period_must_have_ended_and_be_plausible(last):
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

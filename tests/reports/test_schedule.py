@@ -106,3 +106,18 @@ def test_a_dispatcher_pass_schedules_hands_over_and_fails_lost_jobs(make_app, fa
             "reports_scheduled": 0,
             "reports_handed_over": 0,
         }
+
+
+def test_the_weekly_report_waits_for_sunday_to_end_at_every_site(app, api):
+    from cei.services import sites
+
+    rome = organization(api, app, "Rome and Los Angeles", "Europe/Rome")
+    with app.app_context():
+        sites.create_site(db.session.get(Organization, rome), "la", timezone="America/Los_Angeles")
+        db.session.commit()
+    # Monday 06:30 in Rome is still Sunday 21:30 in Los Angeles: its Sunday is not over, so
+    # the portfolio's week (each site's own local days) cannot be reported yet.
+    assert queue(app, datetime(2026, 11, 23, 5, 30, tzinfo=UTC)) == []
+    # 08:05 UTC is Monday 00:05 in Los Angeles: now the week has ended everywhere.
+    assert len(queue(app, datetime(2026, 11, 23, 8, 5, tzinfo=UTC))) == 1
+    assert scheduled(app) == [(rome, date(2026, 11, 16), date(2026, 11, 22), "portfolio")]

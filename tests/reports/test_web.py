@@ -37,6 +37,10 @@ def test_generate_and_download_from_the_reports_page(web):
         assert response.status_code == 302
     page = client.get("/reports").text
     assert page.count('data-status="succeeded"') == 2
+    assert page.count('<span class="badge badge-ok">Ready</span>') == 2
+    # Named as people know them: the site's (escaped) name, or the whole portfolio.
+    assert "Plant &lt;One&gt; <span" in page and "Whole portfolio</th>" in page
+    assert "Made (UTC)" in page
     assert 'http-equiv="refresh"' not in page  # nothing pending
     for name in ("cei-plant-1-2026-11-16_2026-11-22", "cei-portfolio-2026-11-16_2026-11-22"):
         assert f'download="{name}.pdf"' in page and f'download="{name}.csv"' in page

@@ -111,7 +111,7 @@ class Plant:
             for meter in members:
                 for ts, value in by_meter[meter.id]:
                     hour = local_hour(ts, zone)
-                    if meter.interval_minutes < 60:
+                    if meter.interval_minutes < 60 and totals == {meter.id}:
                         row = meter_rows[meter.id, hour]
                         row[0] += mwh(value)
                         row[1] += 1

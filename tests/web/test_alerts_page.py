@@ -97,12 +97,40 @@ def test_alerts_are_filtered_acted_on_and_exported(app, client, analysed):
     assert "data-alert-id" not in client.get("/alerts").text
 
 
+def test_an_alerts_chart_shows_its_hours_against_the_baseline(app, client, analysed):
+    org_id, found = analysed
+    night = next(pk for pk, (kind, *_) in found.items() if kind == "night_waste")
+    response = client.get(f"/alerts/{night}/chart.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    chart = response.get_json()
+    with app.app_context():
+        alert = db.session.get(Alert, night)
+        first, last = (int(moment.timestamp()) for moment in (alert.period_start, alert.period_end))
+        organization = db.session.get(Organization, org_id)
+        site = dashboard.load_site_overview(organization, "plant-1")
+    assert chart["highlight"] == [first, last]
+    # The period and half a day either side (at most 8 days), hour by hour.
+    assert chart["ts"][0] <= first and chart["ts"][-1] >= min(last, site.chart_24h["ts"][-1])
+    assert len(chart["ts"]) <= 8 * 24
+    assert all(b - a == 3600 for a, b in zip(chart["ts"], chart["ts"][1:], strict=False))
+    lines = {line["label"]: line["values"] for line in chart["lines"]}
+    assert set(lines) == {"Actual", "Baseline"}
+    # The same hourly kWh as the site view's 7-day chart where the two overlap.
+    week = dict(zip(site.chart_7d["ts"], site.chart_7d["lines"][0]["values"], strict=True))
+    overlap = [i for i, ts in enumerate(chart["ts"]) if ts in week]
+    assert overlap
+    assert [lines["Actual"][i] for i in overlap] == [week[chart["ts"][i]] for i in overlap]
+    assert client.get("/alerts/999999/chart.json").status_code == 404
+
+
 def test_another_organizations_alert_is_not_found(app, client, api, analysed):
     _, found = analysed
+    assert client.get(f"/alerts/{next(iter(found))}/chart.json").status_code == 200
     client.post("/logout")
     web_login(client, api, email="other@example.com", org="Other Works")
     assert client.get("/alerts?status=").text.count("data-alert-id=") == 0
     assert client.post(f"/alerts/{next(iter(found))}", data={"status": "ack"}).status_code == 404
+    assert client.get(f"/alerts/{next(iter(found))}/chart.json").status_code == 404
 
 
 def test_an_alert_is_acknowledged_and_resolved_in_the_browser(web_app, live_url, page, shoot):
@@ -115,6 +143,11 @@ def test_an_alert_is_acknowledged_and_resolved_in_the_browser(web_app, live_url,
     )
     page.click("nav >> text=Alerts")
     card = f'[data-alert-id="{alert_id}"]'
+    # The alert's chart context, fetched when opened: its hours against the baseline.
+    page.click(f"{card} .alert-chart summary")
+    page.wait_for_selector(f'{card} .alert-chart [data-rendered="true"]')
+    legend = page.inner_text(f"{card} .alert-chart")
+    assert "Actual" in legend and "Baseline" in legend
     shoot(page, "alerts-open")
     page.fill(f"{card} input[name=note]", "Compressor left on over the weekend")
     page.click(f"{card} button:has-text('Acknowledge')")
@@ -129,7 +162,7 @@ def test_an_alert_is_acknowledged_and_resolved_in_the_browser(web_app, live_url,
     page.select_option("#status", "resolved")
     page.click("text=Apply filters")
     assert page.inner_text(f"{card} [data-alert-status]") == "Resolved"
-    page.click(f"{card} summary")
+    page.click(f"{card} details:not(.alert-chart) summary")
     assert "Compressor left on over the weekend" in page.inner_text(f"{card} .notes")
     shoot(page, "alerts-resolved")
     page.problems.check()

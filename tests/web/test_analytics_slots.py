@@ -63,6 +63,16 @@ def test_real_analytics_show_on_every_page(app, client, analysed):
     assert format_energy(kpis["last_24h_kwh"]) in site  # the actual the deviation compares
     for message in messages:
         assert str(escape(message)) in site, message
+    # The forecast card: the next 24 hours' expected kWh and range, from the engine's forecast.
+    with app.app_context():
+        organization = db.session.get(Organization, analysed)
+        forecast = results.site_forecast(site_service.get_site(organization, "plant-1"), 24)
+    points = forecast["points"]
+    assert len(points) == 24
+    card = site[site.index("data-forecast-next") :][:600]
+    assert format_energy(sum(point["expected_kwh"] for point in points)) in card
+    assert format_energy(sum(point["lower_kwh"] for point in points)) in card
+    assert format_energy(sum(point["upper_kwh"] for point in points)) in card
     for item in opportunities:
         assert str(escape(item["title"])) in site
         assert format_energy(item["per_year_kwh"]) in site
@@ -118,4 +128,94 @@ def test_the_chart_draws_baseline_and_forecast_band(web_app, live_url, page, sho
     assert "Baseline" in legend and "Forecast" in legend
     assert "Out-of-hours consumption" in page.inner_text("[data-opportunities]")
     shoot(page, "site-view-with-analytics")
+    page.goto(live_url + "/")
+    chart = page.wait_for_selector('#portfolio-7d[data-rendered="true"]')
+    assert "Baseline" in page.inner_text("#portfolio-7d")
+    assert "actual vs baseline" in page.inner_text("#portfolio-chart-title")
+    shoot(page, "dashboard-with-baseline")
     page.problems.check()
+
+
+def test_the_portfolio_chart_adds_up_the_sites_baselines(app, analysed):
+    from cei.services import ingest
+    from cei.services.windows import HOUR, Window
+    from tests.web.conftest import hour_start, iso
+
+    feed_and_analyse(app, analysed, site_id="plant-2", days=21)
+    with app.app_context():
+        organization = db.session.get(Organization, analysed)
+        portfolio = dashboard.load_portfolio(organization)
+        chart = portfolio.chart_7d
+        lines = {line["label"]: line["values"] for line in chart["lines"]}
+        assert set(lines) == {"Actual", "Baseline"}
+        assert lines["Baseline"] == portfolio.analytics.baseline_7d
+        window = Window(chart["ts"][0], chart["ts"][-1] + HOUR)
+        expected = {}
+        for site_id in ("plant-1", "plant-2"):
+            site = site_service.get_site(organization, site_id)
+            for point in results.site_baseline(site, window)["points"]:
+                if point["expected_kwh"] is not None:
+                    expected.setdefault(point["ts"], []).append(point["expected_kwh"])
+        both = [
+            i
+            for i, ts in enumerate(chart["ts"])
+            if len(expected.get(ts, ())) == 2
+            and all(row.hourly_7d[i] is not None for row in portfolio.rows)
+        ]
+        assert len(both) > 100
+        for i in both:
+            assert lines["Baseline"][i] == pytest.approx(sum(expected[chart["ts"][i]]))
+
+        # A third site reports the last 10 hours but has no baseline yet: the portfolio's
+        # baseline leaves those hours out rather than compare two sites' baseline with three
+        # sites' actual; the hours before keep theirs.
+        records = [
+            {
+                "site_id": "plant-3",
+                "meter_id": "m",
+                "timestamp_utc": iso(hour_start(h)),
+                "value": 5.0,
+            }
+            for h in range(10)
+        ]
+        assert ingest.ingest_batch(organization, records).failed == 0
+        db.session.commit()
+        portfolio = dashboard.load_portfolio(organization)
+        baseline = {line["label"]: line["values"] for line in portfolio.chart_7d["lines"]}[
+            "Baseline"
+        ]
+        assert baseline[-10:] == [None] * 10
+        assert [baseline[i] for i in both if i < 168 - 10] == [
+            lines["Baseline"][i] for i in both if i < 168 - 10
+        ]
+
+
+def test_no_portfolio_baseline_before_any_analysis(app, client, api):
+    from tests.web.test_pages import hourly, send
+
+    account = web_login(client, api)
+    send(app, account, hourly("plant-1", "main", 24))
+    with app.app_context():
+        organization = db.session.get(Organization, account["organization"]["id"])
+        portfolio = dashboard.load_portfolio(organization)
+    assert [line["label"] for line in portfolio.chart_7d["lines"]] == ["Actual"]
+    assert portfolio.analytics.baseline_7d is None
+
+
+def test_a_new_analysis_replaces_the_cached_portfolio_baseline(app, analysed):
+    from datetime import timedelta
+
+    from cei.models import SiteAnalysis
+
+    with app.app_context():
+        organization = db.session.get(Organization, analysed)
+        site = site_service.get_site(organization, "plant-1")
+        first = results.expected_by_site(organization)[site.id]
+        assert first and results.expected_by_site(organization)[site.id] is first  # cached
+        stored = db.session.get(SiteAnalysis, site.id)
+        points = [[ts, actual, 7.0] for ts, actual, _ in stored.baseline["points"]]
+        stored.baseline = {**stored.baseline, "points": points}
+        stored.updated_at = stored.updated_at + timedelta(seconds=1)  # what an analysis does
+        db.session.commit()
+        again = results.expected_by_site(organization)[site.id]
+        assert set(again.values()) == {7.0} and set(again) == set(first)

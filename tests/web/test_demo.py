@@ -128,3 +128,71 @@ def test_one_dispatcher_pass_after_seeding_fills_the_pages(app):
         assert "weekend_waste" in kinds["chicago"]
         site = dashboard.load_site_overview(organization, "bologna")
         assert site.analytics.opportunities and site.analytics.forecast_24h
+
+
+# Everything in the sites table must lie inside its card, with nothing cut off: the page
+# never scrolls sideways, and at these widths the table fits without scrolling either.
+SITES_TABLE_FITS = """() => {
+  const problems = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > doc.clientWidth) {
+    problems.push(`the page scrolls sideways: ${doc.scrollWidth} > ${doc.clientWidth}`);
+  }
+  const table = document.querySelector('[data-sites-table]');
+  const wrap = table.closest('.table-wrap');
+  if (wrap.scrollWidth > wrap.clientWidth + 1) {
+    problems.push(`the table scrolls: ${wrap.scrollWidth} > ${wrap.clientWidth}`);
+  }
+  const card = table.closest('.card').getBoundingClientRect();
+  for (const cell of table.querySelectorAll('th, td')) {
+    const box = cell.getBoundingClientRect();
+    if (box.width && (box.right > card.right + 0.5 || box.left < card.left - 0.5)) {
+      problems.push(`cut off: ${cell.textContent.trim().slice(0, 30)}`);
+    }
+    if (cell.scrollWidth > cell.clientWidth + 1) {
+      problems.push(`overflows its cell: ${cell.textContent.trim().slice(0, 30)}`);
+    }
+  }
+  return problems;
+}"""
+
+
+NO_SIDEWAYS_SCROLL = """() => {
+  const doc = document.documentElement;
+  const wide = [...document.querySelectorAll('main *')]
+    .filter(el => el.getBoundingClientRect().right > doc.clientWidth + 0.5)
+    .filter(el => !el.closest('.table-wrap'))
+    .map(el => el.tagName + '.' + el.className);
+  return doc.scrollWidth > doc.clientWidth ? ['page ' + doc.scrollWidth, ...wide.slice(0, 5)] : [];
+}"""
+
+
+def test_the_sites_table_fits_a_laptop_a_small_laptop_and_a_phone(
+    web_app, browser, live_url, shoot
+):
+    from cei.tasks.dispatcher import Dispatcher
+    from cei.tasks.queues import InlineJobQueue
+
+    with web_app.app_context():
+        demo.seed_demo()
+        db.session.commit()
+    # Analysed, so every column (deviation, alerts, kgCO₂e) holds its widest content.
+    Dispatcher(web_app, InlineJobQueue(web_app)).tick()
+    for width in (1280, 1024, 390):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        page.goto(live_url + "/login")
+        page.fill("#email", demo.DEMO_EMAIL)
+        page.fill("#password", demo.DEMO_PASSWORD)
+        page.click("main button[type=submit]")
+        page.wait_for_selector("[data-sites-table]")
+        for path in ("/", "/sites"):
+            page.goto(live_url + path)
+            assert "▲" in page.inner_text("[data-sites-table]")  # analysed: deviations shown
+            assert page.evaluate(SITES_TABLE_FITS) == [], (path, width)
+            shoot(page, f"sites-table-{path.strip('/') or 'dashboard'}-{width}")
+        # No other page scrolls sideways either (wide tables scroll inside their card).
+        for path in ("/sites/bologna", "/alerts", "/reports", "/upload", "/settings"):
+            page.goto(live_url + path)
+            assert page.evaluate(NO_SIDEWAYS_SCROLL) == [], (path, width)
+        context.close()

@@ -9,7 +9,7 @@ import pytest
 
 from cei.extensions import db
 from cei.models import IntegrationToken, Organization, Site, User
-from cei.services import ingest, sites, tokens
+from cei.services import dashboard, ingest, sites, tokens
 from cei.services.passwords import hash_password
 from tests.conftest import ApiHelper, _empty_tables
 from tests.web.conftest import PASSWORD, hour_start, iso, web_config
@@ -227,6 +227,8 @@ def test_plan_flags_hide_alerts_and_reports(app, client, signed_in, flag):
     else:
         assert "not in your plan" in client.get("/").data.decode()
         assert "Alerts are not part of your plan" in client.get("/sites/plant-1").data.decode()
+        assert client.get("/alerts.csv").status_code == 403
+        assert client.get("/alerts/1/chart.json").status_code == 403
 
 
 def test_a_new_token_is_shown_once_then_listed_by_its_prefix(app, client, signed_in):
@@ -383,6 +385,11 @@ def test_downloads_hold_the_figures_shown(app, client, signed_in):
     assert rows[0]["site_id"] == "'=cmd"  # a spreadsheet must not run it
     assert float(rows[0]["kwh_7d"]) == pytest.approx(sum(10 + i for i in range(30)))
     assert rows[0]["coverage_pct"] != "" and rows[0]["baseline_kwh_7d"] == ""
+    # kgCO₂e beside kWh and €, at the emission factor the site view uses.
+    with app.app_context():
+        organization = db.session.get(Organization, signed_in["organization"]["id"])
+        overview = dashboard.load_site_overview(organization, "=cmd")
+    assert float(rows[0]["co2e_kg_7d"]) == pytest.approx(overview.last_7d.kgco2e, abs=0.001)
     data = client.get("/sites/=cmd/data.csv")
     assert data.headers["Content-Disposition"].startswith("attachment;")
     values = [row["actual_kwh"] for row in csv.DictReader(io.StringIO(data.text))]

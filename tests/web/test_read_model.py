@@ -8,7 +8,7 @@ import pytest
 
 from cei.extensions import db
 from cei.models import Organization
-from cei.services import dashboard, ingest, sites
+from cei.services import dashboard, ingest, sites, windows
 from cei.services.errors import NotFound
 from tests.web.conftest import iso
 
@@ -96,13 +96,10 @@ def test_site_overview_kpis_charts_and_meters(org):
     assert overview.chart_7d["points"] == 168
     assert [line["label"] for line in overview.chart_24h["lines"]] == ["Actual"]
     meters = {row.meter.meter_id: row for row in overview.meters}
-    # Expected counts are 24 and 168 intervals, or one less where the read services count
-    # only the intervals that have ended (the current hour has not).
-    assert meters["sub"].received_7d == 5 and meters["sub"].expected_7d in (167, 168)
-    assert meters["sub"].coverage_24h_pct in (
-        pytest.approx(100.0 * 5 / 24, abs=0.01),
-        pytest.approx(100.0 * 5 / 23, abs=0.01),
-    )
+    # Only the intervals that have ended are expected (the current hour has not), and only
+    # the readings in them are counted: sub's reading of the open hour is not, yet.
+    assert (meters["sub"].received_7d, meters["sub"].expected_7d) == (4, 167)
+    assert meters["sub"].coverage_24h_pct == pytest.approx(100.0 * 4 / 23, abs=0.01)
     assert meters["main"].coverage_7d_pct == 100.0 and meters["main"].counted
 
     sites.update_meter(sites.get_site(org, "plant"), "main", is_main=True)
@@ -111,6 +108,27 @@ def test_site_overview_kpis_charts_and_meters(org):
     assert not overview.summed_without_main
     assert overview.last_24h.kwh == 24 * 3.0
     assert not {row.meter.meter_id: row for row in overview.meters}["sub"].counted
+
+
+def test_meter_coverage_counts_the_readings_of_ended_hours_only(org, monkeypatch):
+    # The read services' clock too: expected and received are counted at the same instant.
+    monkeypatch.setattr(windows, "utcnow", lambda: FROZEN)
+    # Every hour of the 7-day window, the open one included, but one ended hour is missing.
+    store(org, "plant", "main", [h for h in range(0, 168) if h != 5], 1.0)
+    overview = dashboard.load_site_overview(org, "plant")
+    (row,) = overview.meters
+    # Was "167 of 167" (the open hour's reading hid the gap) and "168 of 167" without a gap.
+    assert (row.received_7d, row.expected_7d) == (166, 167)
+    assert row.coverage_7d_pct == round(100 * 166 / 167, 2)
+    assert row.coverage_24h_pct == round(100 * 22 / 23, 2)
+    # The site's own coverage figures say the same; the open hour's kWh still count.
+    assert overview.coverage_24h_pct == round(100 * 22 / 23, 2)
+    assert overview.coverage_7d_pct == round(100 * 166 / 167, 2)
+    assert overview.last_24h.kwh == 23.0
+
+    store(org, "plant", "main", [5], 1.0)
+    (row,) = dashboard.load_site_overview(org, "plant").meters
+    assert (row.received_7d, row.expected_7d, row.coverage_7d_pct) == (167, 167, 100.0)
 
 
 def test_the_analytics_slots_start_empty(org):

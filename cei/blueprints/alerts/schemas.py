@@ -59,7 +59,11 @@ class AlertListArgsSchema(ma.Schema):
         metadata={"description": "Comma-separated, e.g. open,ack"},
     )
     severity = DelimitedList(ma.fields.String(validate=validate.OneOf(SEVERITIES)))
-    kind = DelimitedList(ma.fields.String(validate=validate.Length(min=1, max=64)))
+    kind = DelimitedList(
+        # No comma in a kind: the list is sent comma-separated.
+        ma.fields.String(validate=validate.Length(min=1, max=64), metadata={"pattern": "^[^,]*$"}),
+        metadata={"description": "Comma-separated alert kinds, e.g. spike,night_waste"},
+    )
     site_id = ma.fields.String(validate=validate.Length(min=1, max=MAX_ID_LENGTH))
     start = QueryDateTime(
         metadata={"description": "Alerts whose period ends after this (ISO 8601; no offset = UTC)"}

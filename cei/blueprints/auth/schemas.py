@@ -26,8 +26,8 @@ class SignupRequestSchema(ma.Schema):
 class LoginRequestSchema(ma.Schema):
     """Login by JSON ``{email, password}`` or form fields ``username``/``password``."""
 
-    email = ma.fields.String(validate=validate.Length(max=254))
-    username = ma.fields.String(validate=validate.Length(max=254))
+    email = ma.fields.String(validate=validate.Length(min=1, max=254))
+    username = ma.fields.String(validate=validate.Length(min=1, max=254))
     password = ma.fields.String(
         required=True, load_only=True, validate=validate.Length(max=MAX_PASSWORD_LENGTH * 4)
     )

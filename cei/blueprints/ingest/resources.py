@@ -6,6 +6,7 @@ from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from cei import metrics
 from cei.api import ErrorEnvelopeSchema, api_abort
 from cei.blueprints.errors import service_errors
 from cei.blueprints.ingest.schemas import (
@@ -14,10 +15,10 @@ from cei.blueprints.ingest.schemas import (
     UploadFormSchema,
     UploadResultSchema,
 )
-from cei.extensions import db
 from cei.http import reads_raw_json
 from cei.security import authenticated, current_principal
 from cei.services import ingest
+from cei.transactions import run_committed
 
 blp = Blueprint(
     "ingest", __name__, url_prefix="/api/v1/timeseries", description="Ingest meter readings"
@@ -101,10 +102,12 @@ class Batch(MethodView):
         """
         organization, token_id = _caller()
         with service_errors():
-            result = ingest.ingest_json(
-                organization, g.json_raw, token_id=token_id, shortcuts=_shortcuts()
+            result = run_committed(
+                lambda: ingest.ingest_json(
+                    organization, g.json_raw, token_id=token_id, shortcuts=_shortcuts()
+                )
             )
-        db.session.commit()
+        metrics.count_ingest("batch", result)
         return {**result.as_dict(), "request_id": g.request_id}
 
 
@@ -140,8 +143,10 @@ class Upload(MethodView):
             )
         organization, token_id = _caller()
         form = request.form
-        with service_errors():
-            result = ingest.ingest_csv(
+
+        def store():
+            upload.stream.seek(0)  # a run again reads the file again
+            return ingest.ingest_csv(
                 organization,
                 upload.stream,
                 defaults=form,
@@ -150,5 +155,8 @@ class Upload(MethodView):
                 token_id=token_id,
                 shortcuts=_shortcuts(),
             )
-        db.session.commit()
+
+        with service_errors():
+            result = run_committed(store)
+        metrics.count_ingest("upload", result)
         return {**result.as_dict(), "request_id": g.request_id}

@@ -8,13 +8,15 @@ them (DESIGN §4 measured marshmallow at ten times the cost of the hand-written 
 import marshmallow as ma
 from marshmallow import validate
 
-from cei.services.identifiers import MAX_ID_LENGTH
+from cei.blueprints.fields import external_id
+from cei.services.ingest.checks import TEXT_PATTERN
 from cei.services.ingest.codes import describe_codes
 from cei.services.ingest.limits import (
     MAX_BATCH_RECORDS,
     MAX_ERRORS,
     MAX_INTERVAL_MINUTES,
     MAX_KEY_LENGTH,
+    MAX_SOURCE_LENGTH,
     ON_CONFLICT,
 )
 from cei.services.ingest.units import UNIT_LIST, UNIT_NAMES
@@ -27,21 +29,20 @@ ON_CONFLICT_DOC = (
 
 
 class BatchRecordSchema(ma.Schema):
-    """One meter reading."""
+    """One meter reading (other fields are ignored)."""
 
-    site_id = ma.fields.String(
+    class Meta:
+        # Documents ``additionalProperties: true``: the checks ignore fields they do not know.
+        unknown = ma.INCLUDE
+
+    site_id = external_id(
+        "The factory's site key; the site is created on first use unless the organization "
+        "turned that off",
         required=True,
-        validate=validate.Length(min=1, max=MAX_ID_LENGTH),
-        metadata={
-            "description": "The factory's site key; the site is created on first use "
-            "unless the organization turned that off",
-            "example": "site-22",
-        },
+        metadata={"example": "site-22"},
     )
-    meter_id = ma.fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=MAX_ID_LENGTH),
-        metadata={"description": "Meter key, unique within the site", "example": "main-meter"},
+    meter_id = external_id(
+        "Meter key, unique within the site", required=True, metadata={"example": "main-meter"}
     )
     timestamp_utc = ma.fields.String(
         required=True,
@@ -72,8 +73,9 @@ class BatchRecordSchema(ma.Schema):
         validate=validate.Length(max=MAX_KEY_LENGTH),
         metadata={
             "description": "Optional; names this reading forever within the organization. "
-            "Blank means absent.",
+            "Blank means absent. No control characters.",
             "example": "factory-site-22-main-meter-20260115T130000Z",
+            "pattern": TEXT_PATTERN,
         },
     )
     interval_minutes = ma.fields.Integer(
@@ -83,7 +85,10 @@ class BatchRecordSchema(ma.Schema):
 
 
 class BatchRequestSchema(ma.Schema):
-    """A batch of readings."""
+    """A batch of readings (other fields are ignored)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     records = ma.fields.List(
         ma.fields.Nested(BatchRecordSchema),
@@ -92,10 +97,11 @@ class BatchRequestSchema(ma.Schema):
         metadata={"description": f"At most {MAX_BATCH_RECORDS:,} records"},
     )
     source = ma.fields.String(
-        validate=validate.Length(max=200),
+        validate=validate.Length(max=MAX_SOURCE_LENGTH),
         metadata={
-            "description": "Free text naming the sender, for logs",
+            "description": "Free text naming the sender, for logs (no control characters)",
             "example": "factory-scada-line1",
+            "pattern": TEXT_PATTERN,
         },
     )
     on_conflict = ma.fields.String(
@@ -175,12 +181,23 @@ class UploadFormSchema(ma.Schema):
             "unit, idempotency_key, interval_minutes. Comma, semicolon or tab separated.",
         },
     )
-    site_id = ma.fields.String(metadata={"description": "For rows without a site"})
-    meter_id = ma.fields.String(metadata={"description": "For rows without a meter"})
-    unit = ma.fields.String(metadata={"description": f"For rows without a unit ({UNIT_LIST})"})
+    site_id = external_id("For rows without a site")
+    meter_id = external_id("For rows without a meter")
+    unit = ma.fields.String(
+        metadata={
+            "description": f"For rows without a unit ({UNIT_LIST}; case-insensitive)",
+            "enum": list(UNIT_NAMES),
+        }
+    )
     on_conflict = ma.fields.String(
         load_default="reject",
         validate=validate.OneOf(ON_CONFLICT),
         metadata={"description": ON_CONFLICT_DOC},
     )
-    source = ma.fields.String(metadata={"description": "Default: the file name"})
+    source = ma.fields.String(
+        validate=validate.Length(max=MAX_SOURCE_LENGTH),
+        metadata={
+            "description": "Default: the file name (no control characters)",
+            "pattern": TEXT_PATTERN,
+        },
+    )

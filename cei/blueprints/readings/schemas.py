@@ -124,11 +124,16 @@ class SummarySchema(WindowSchema, TotalWarningSchema):
 
     unit = ma.fields.String(metadata={"description": "Unit of total_value: kWh"})
     total_value = ma.fields.Float(metadata={"description": "kWh, exact to the Wh"})
-    points = ma.fields.Integer(metadata={"description": "Readings received"})
+    points = ma.fields.Integer(
+        metadata={"description": "Readings summed in total_value (the open interval's too)"}
+    )
     expected_points = ma.fields.Integer(
         metadata={"description": "Readings expected from the meters' intervals (those that ended)"}
     )
-    coverage_pct = ma.fields.Float(allow_none=True)
+    coverage_pct = ma.fields.Float(
+        allow_none=True,
+        metadata={"description": "Readings in the ended intervals / expected_points, at most 100"},
+    )
 
 
 class PointSchema(ma.Schema):
@@ -157,7 +162,12 @@ class MeterCoverageSchema(ma.Schema):
     expected = ma.fields.Integer(
         metadata={"description": "Intervals in the window that have ended"}
     )
-    received = ma.fields.Integer(metadata={"description": "Readings in the window"})
+    received = ma.fields.Integer(
+        metadata={
+            "description": "Readings in the window's ended intervals (a reading of the open "
+            "interval is not counted until it has ended)"
+        }
+    )
     coverage_pct = ma.fields.Float(allow_none=True)
     missing_intervals = PreDumpedList(
         ma.fields.String(metadata={"format": "date-time"}),

@@ -64,15 +64,16 @@ class Reports(MethodView):
     @blp.response(202, ReportSchema)
     @authenticated(scope="read")
     @reports_enabled
-    @blp.arguments(ReportRequestSchema)
+    @blp.arguments(ReportRequestSchema, required=False)
     def post(self, data):
         """Generate a 7-day report of a site or of the portfolio
 
         ---
         Answers 202 with the queued report; poll `GET /api/v1/reports/<id>` until its status
         is `succeeded` (or `failed`). `period_end` (the last of the 7 days, inclusive) defaults
-        to yesterday in the site's timezone, the organization's for the portfolio, and must be
-        a day that has ended there (422 `INVALID_PERIOD`). An unknown `site_id` answers 404.
+        to yesterday in the site's timezone and must be a day that has ended there (422
+        `INVALID_PERIOD`); for the portfolio, in the organization's timezone and at every site
+        (each site's part covers its own local days). An unknown `site_id` answers 404.
         At most 10 reports of an organization wait or run at once (429
         `TOO_MANY_PENDING_REPORTS`, with `Retry-After`).
         """

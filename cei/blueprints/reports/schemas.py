@@ -19,7 +19,8 @@ class ReportRequestSchema(ma.Schema):
         allow_none=True,
         metadata={
             "description": "Last day of the 7 days (ISO date, inclusive); default yesterday "
-            "in the site's timezone (the organization's for the portfolio)"
+            "in the site's timezone (for the portfolio: the last day that has ended in the "
+            "organization's timezone and at every site)"
         },
     )
 

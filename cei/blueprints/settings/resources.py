@@ -31,7 +31,7 @@ class OrganizationSettings(MethodView):
 
     @blp.response(200, SettingsSchema)
     @authenticated(admin=True)
-    @blp.arguments(SettingsUpdateSchema)
+    @blp.arguments(SettingsUpdateSchema, required=False)
     def patch(self, data):
         """Change the organization's currency, tariff, emission factor or alert thresholds
 

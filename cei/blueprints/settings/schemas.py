@@ -3,6 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from cei.blueprints.fields import JsonNumber
 from cei.services.analytics import settings
 
 
@@ -24,23 +25,29 @@ class SettingsSchema(ma.Schema):
     )
 
 
+# apispec leaves out that the minimum itself (0) is refused.
+ABOVE_ZERO = {"exclusiveMinimum": True}
+
+
 class SettingsUpdateSchema(ma.Schema):
     """Changes to the settings (only the fields sent change)."""
 
     currency = ma.fields.String(
         validate=validate.Regexp(r"^[A-Za-z]{3}$", error="Must be an ISO 4217 code such as EUR")
     )
-    tariff_per_kwh = ma.fields.Float(
+    tariff_per_kwh = JsonNumber(
         validate=validate.Range(min=0, max=settings.MAX_TARIFF), allow_nan=False
     )
-    emission_factor_kg_per_kwh = ma.fields.Float(
+    emission_factor_kg_per_kwh = JsonNumber(
         validate=validate.Range(min=0, max=settings.MAX_EMISSION_FACTOR), allow_nan=False
     )
-    deviation_warning_pct = ma.fields.Float(
+    deviation_warning_pct = JsonNumber(
         validate=validate.Range(min=0, max=settings.MAX_THRESHOLD_PCT, min_inclusive=False),
         allow_nan=False,
+        metadata=ABOVE_ZERO,
     )
-    deviation_critical_pct = ma.fields.Float(
+    deviation_critical_pct = JsonNumber(
         validate=validate.Range(min=0, max=settings.MAX_THRESHOLD_PCT, min_inclusive=False),
         allow_nan=False,
+        metadata=ABOVE_ZERO,
     )

@@ -65,7 +65,7 @@ class SiteById(MethodView):
 
     @blp.response(200, SiteSchema)
     @authenticated(admin=True)
-    @blp.arguments(SiteUpdateSchema)
+    @blp.arguments(SiteUpdateSchema, required=False)
     def patch(self, data, site_id):
         """Change a site's name, timezone, location, schedule, tariff or emission factor"""
         site = _site(site_id)
@@ -118,7 +118,7 @@ class MeterById(MethodView):
 
     @blp.response(200, MeterSchema)
     @authenticated(admin=True)
-    @blp.arguments(MeterUpdateSchema)
+    @blp.arguments(MeterUpdateSchema, required=False)
     def patch(self, data, site_id, meter_id):
         """Rename a meter, mark it main (or not), or set its interval"""
         site = _site(site_id)

@@ -3,12 +3,10 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from cei.blueprints.fields import JsonBoolean, JsonNumber, external_id
 from cei.services import sites
 from cei.services.errors import ServiceError
-from cei.services.identifiers import MAX_ID_LENGTH
 from cei.services.sites import MAX_EMISSION_FACTOR
-
-ID_FIELD_RULE = validate.Length(min=1, max=MAX_ID_LENGTH)
 
 
 def service_rule(check):
@@ -31,9 +29,17 @@ class ScheduleSchema(ma.Schema):
         required=True,
         metadata={"description": "Weekdays, Monday = 0 … Sunday = 6", "example": [0, 1, 2, 3, 4]},
     )
-    start = ma.fields.String(required=True, metadata={"example": "07:00"})
+    start = ma.fields.String(
+        required=True,
+        metadata={"example": "07:00", "pattern": sites.START_PATTERN, "description": "HH:MM"},
+    )
     end = ma.fields.String(
-        required=True, metadata={"example": "19:00", "description": "After start; may be 24:00"}
+        required=True,
+        metadata={
+            "example": "19:00",
+            "pattern": sites.END_PATTERN,
+            "description": "HH:MM after start; may be 24:00",
+        },
     )
 
     @ma.validates_schema
@@ -48,15 +54,23 @@ class ScheduleSchema(ma.Schema):
 name_field = ma.fields.String(validate=validate.Length(min=1, max=200))
 timezone_field = ma.fields.String(
     validate=service_rule(sites.check_timezone),
-    metadata={"description": "IANA timezone, e.g. Europe/Rome", "example": "Europe/Rome"},
+    metadata={
+        "description": "IANA timezone, e.g. Europe/Rome",
+        "example": "Europe/Rome",
+        "enum": sites.timezone_names(),
+    },
 )
 location_field = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
-tariff_field = ma.fields.Float(
+tariff_field = JsonNumber(
     allow_none=True,
     validate=validate.Range(min=0, max=1e6, max_inclusive=False),
-    metadata={"description": "Currency per kWh; null uses the organization's tariff"},
+    # apispec leaves out that the maximum itself is refused.
+    metadata={
+        "description": "Currency per kWh, below 1,000,000; null uses the organization's tariff",
+        "exclusiveMaximum": True,
+    },
 )
-emission_factor_field = ma.fields.Float(
+emission_factor_field = JsonNumber(
     allow_none=True,
     validate=validate.Range(min=0, max=MAX_EMISSION_FACTOR),
     metadata={"description": "kgCO2e per kWh; null uses the organization's emission factor"},
@@ -64,17 +78,21 @@ emission_factor_field = ma.fields.Float(
 interval_field = ma.fields.Integer(
     strict=True,
     validate=service_rule(sites.check_interval),
-    metadata={"description": "Minutes per reading, 1-1440, dividing a day", "example": 60},
+    metadata={
+        "description": "Minutes per reading, 1-1440, dividing a day",
+        "example": 60,
+        "enum": sites.INTERVALS,
+    },
 )
 
 
 class SiteCreateSchema(ma.Schema):
     """A new site."""
 
-    site_id = ma.fields.String(
+    site_id = external_id(
+        "The factories' key for the site, unique in the organization",
+        validators=[service_rule(sites.check_external_id)],
         required=True,
-        validate=[ID_FIELD_RULE, service_rule(sites.check_external_id)],
-        metadata={"description": "The factories' key for the site, unique in the organization"},
     )
     name = name_field
     timezone = timezone_field
@@ -100,16 +118,13 @@ class SiteUpdateSchema(ma.Schema):
 class MeterCreateSchema(ma.Schema):
     """A new meter."""
 
-    meter_id = ma.fields.String(
+    meter_id = external_id(
+        "The factories' key for the meter, unique on the site",
+        validators=[service_rule(lambda value: sites.check_external_id(value, "meter_id"))],
         required=True,
-        validate=[
-            ID_FIELD_RULE,
-            service_rule(lambda value: sites.check_external_id(value, "meter_id")),
-        ],
-        metadata={"description": "The factories' key for the meter, unique on the site"},
     )
     name = name_field
-    is_main = ma.fields.Boolean(
+    is_main = JsonBoolean(
         metadata={"description": "Measures the whole site (site totals use main meters)"}
     )
     interval_minutes = interval_field
@@ -119,7 +134,7 @@ class MeterUpdateSchema(ma.Schema):
     """Changes to a meter (only the fields sent change)."""
 
     name = name_field
-    is_main = ma.fields.Boolean()
+    is_main = JsonBoolean()
     interval_minutes = interval_field
 
 

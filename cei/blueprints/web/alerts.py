@@ -1,7 +1,7 @@
 """Alerts: filters, each alert's impact and actions (acknowledge, resolve, mute, re-open,
 note), CSV export; an upgrade notice when the plan lacks alerts."""
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms import Form, SelectChoice, SelectField
 
@@ -98,6 +98,22 @@ def alerts_csv():
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="cei-alerts.csv"'},
     )
+
+
+@bp.route("/alerts/<int:alert_id>/chart.json")
+@login_required
+def alert_chart(alert_id):
+    """The hours around an alert (actual and baseline kWh), for the chart under it."""
+    org = organization()
+    if not org.enable_alerts:
+        abort(403)
+    try:
+        chart = dashboard.alert_chart(org, alert_id)
+    except NotFound:
+        abort(404)
+    response = jsonify(chart)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _back_to_list():

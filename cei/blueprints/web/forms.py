@@ -257,5 +257,6 @@ class ReportForm(CeiForm):
     period_end = DateField(
         "Last day",
         validators=[Optional()],
-        description="The report covers the 7 days ending on this day (default: yesterday).",
+        description="The 7 days end on this day (default: the last day that has ended at "
+        "the site, or at every site).",
     )

@@ -17,6 +17,12 @@ from cei.services.reports.naming import file_name
 from cei.tasks import reports as report_tasks
 
 PORTFOLIO = SelectChoice("", "Whole portfolio")
+REPORT_STATUS_LABELS = {
+    "queued": "Waiting to start…",
+    "running": "Being made…",
+    "succeeded": "Ready",
+    "failed": "Failed",
+}
 
 
 def _report_form(org):
@@ -28,26 +34,37 @@ def _report_form(org):
     return form
 
 
+def _baseline_total(rows):
+    """The sites' 7-day baselines added up (None when no site has one yet)."""
+    values = [row["baseline_kwh_7d"] for row in rows if row["baseline_kwh_7d"] is not None]
+    return sum(values) if values else None
+
+
 @bp.route("/reports")
 @login_required
 def reports():
     """The 7-day table per site and the generated reports, unless the plan lacks them."""
     org = organization()
     rows = documents = []
-    form = None
+    form = portfolio = None
     if org.enable_reports:
-        rows = dashboard.tabulate_week(dashboard.load_portfolio(org, with_chart=False))
+        portfolio = dashboard.load_portfolio(org, with_chart=False)
+        rows = dashboard.tabulate_week(portfolio)
         documents = dashboard.list_report_documents(org)
         form = _report_form(org)
     pending = any(document.status in report_jobs.PENDING for document in documents)
     return render_template(
         "web/reports.html",
         organization=org,
+        portfolio=portfolio,
         rows=rows,
+        site_names={row["site_id"]: row["site_name"] for row in rows},
+        baseline_total=_baseline_total(rows),
         documents=documents,
         form=form,
         pending=pending,
         file_name=file_name,
+        status_labels=REPORT_STATUS_LABELS,
     )
 
 
@@ -77,9 +94,15 @@ def generate_report():
         flash(exc.message, "error")
         return redirect(url_for("web.reports"))
     report_tasks.hand_over(current_app._get_current_object(), [report.id])
+    subject = "the whole portfolio"
+    if report.site_id:
+        subject = next(
+            (choice.label for choice in form.site_id.choices if choice.value == report.site_id),
+            report.site_id,
+        )
     flash(
-        f"Report queued: {'site ' + report.site_id if report.site_id else 'portfolio'}, "
-        f"{report.period_first:%d %b} – {report.period_last:%d %b %Y}.",
+        f"Report of {subject} for {report.period_first:%d %b} – {report.period_last:%d %b %Y} "
+        "is being made: it appears below in a few seconds.",
         "success",
     )
     return redirect(url_for("web.reports"))

@@ -3,6 +3,7 @@
 from flask import make_response, render_template, request
 from flask_login import login_required
 
+from cei import metrics
 from cei.blueprints.web.access import no_store, organization
 from cei.blueprints.web.blueprint import bp
 from cei.blueprints.web.forms import UploadForm
@@ -12,6 +13,7 @@ from cei.services.errors import ServiceError
 from cei.services.ingest import ingest_csv
 from cei.services.ingest.csv_files import HEADER_ALIASES
 from cei.services.ingest.limits import MAX_ERRORS
+from cei.transactions import run_committed
 
 # The upload script asks for the result alone, to put it under the form it keeps on screen.
 PARTIAL_HEADER = "X-CEI-Partial"
@@ -47,15 +49,20 @@ def upload():
     if form.validate_on_submit():
         upload_file = form.file.data
         filename = upload_file.filename or "upload.csv"
-        try:
-            result = ingest_csv(
+
+        def store():
+            upload_file.stream.seek(0)  # a run again reads the file again
+            return ingest_csv(
                 organization(),
                 upload_file.stream,
                 defaults=_defaults(form),
                 source=f"web-upload:{filename}"[:200],
                 on_conflict=form.on_conflict.data,
             )
-            db.session.commit()
+
+        try:
+            result = run_committed(store)
+            metrics.count_ingest("upload", result)
         except ServiceError as exc:
             db.session.rollback()
             form.file.errors.append(exc.message)

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from cei.blueprints.web.blueprint import bp
 from cei.blueprints.web.forms import LoginForm, LogoutForm, SignupForm
 from cei.extensions import db, login_manager
+from cei.logs import bind_organization
 from cei.ratelimits import limit_login, limit_signup
 from cei.services import accounts
 from cei.services.errors import ServiceError
@@ -14,7 +15,10 @@ from cei.services.errors import ServiceError
 @login_manager.user_loader
 def load_user(session_id):
     """Load the session's user unless the session predates a logout or password change."""
-    return accounts.load_session_user(session_id)
+    user = accounts.load_session_user(session_id)
+    if user is not None:
+        bind_organization(user.organization_id)
+    return user
 
 
 @bp.app_context_processor

@@ -54,7 +54,7 @@ def analyse_site(site_pk, trigger="manual", now=None, run=None):
     registry = inputs.plugin_registry(current_app)
     outcomes = inputs.run_plugins(registry, context, organization_overrides(organization))
 
-    baseline_data = _data(outcomes.get("baseline"))
+    baseline_data = outcome_data(outcomes.get("baseline"))
     expected = shapes.baseline_series(baseline_data)
     quality = shapes.baseline_quality(baseline_data)
     end_ts = int(shapes.epoch_seconds(context.series.index[-1:])[0]) + 3600
@@ -68,11 +68,11 @@ def analyse_site(site_pk, trigger="manual", now=None, run=None):
         end_ts,
         factors,
         quality,
-        deviation=_data(outcomes.get("deviation")),
+        deviation=outcome_data(outcomes.get("deviation")),
     )
     result.baseline = _baseline_json(context, expected, quality)
-    result.forecast = shapes.forecast_json(_data(outcomes.get("forecast")), factors)
-    result.opportunities = _opportunities(outcomes, factors)
+    result.forecast = shapes.forecast_json(outcome_data(outcomes.get("forecast")), factors)
+    result.opportunities = priced_opportunities(outcomes, factors)
 
     findings = [
         (name, finding)
@@ -93,7 +93,7 @@ def analyse_site(site_pk, trigger="manual", now=None, run=None):
             "error": outcome.error,
             "findings": len(outcome.result.findings) if outcome.result else 0,
             "opportunities": len(outcome.result.opportunities) if outcome.result else 0,
-            "data": shapes.plugin_summary(_data(outcome)),
+            "data": shapes.plugin_summary(outcome_data(outcome)),
         }
         for name, outcome in outcomes.items()
     }
@@ -117,7 +117,8 @@ def analyse_site(site_pk, trigger="manual", now=None, run=None):
     return run
 
 
-def _data(outcome):
+def outcome_data(outcome):
+    """The result data of a plugin's outcome, or None when it did not run or failed."""
     if outcome is None or outcome.status != "ok" or outcome.result is None:
         return None
     return outcome.result.data
@@ -149,7 +150,9 @@ def _baseline_json(context, expected, quality):
     return {"timezone": context.timezone, "quality": quality, "points": points}
 
 
-def _opportunities(outcomes, factors):
+def priced_opportunities(outcomes, factors):
+    """Every plugin's savings opportunities with kWh, € and kgCO₂e per week and per year,
+    largest yearly saving first."""
     items = []
     for name, outcome in outcomes.items():
         if outcome.status != "ok" or outcome.result is None:

@@ -157,6 +157,63 @@ def mark_handed_over(run_ids, now=None):
         )
 
 
+WORKER_LOST = "worker lost mid-run"
+
+
+def fail_interrupted_run(run_id, error, retry=False, now=None):
+    """Fail run ``run_id`` if it is still running: its job ended without finishing it.
+
+    With ``retry`` (its worker died: nothing wrong with the run itself), a new run of its
+    site is queued, with its trigger, unless the site's previous run was lost the same way
+    (an analysis that kills its worker is not tried forever). Returns ``(failed, retried)``;
+    ``(False, False)`` when the run was not running (already finished, failed by another
+    caller): each interruption is recorded, and retried, once.
+    """
+    now = now or utcnow()
+    failed = db.session.execute(
+        update(runs_table)
+        .where(runs_table.c.id == run_id, runs_table.c.status == "running")
+        .values(status="failed", finished_at=now, error=str(error)[:2000])
+    )
+    if failed.rowcount != 1:
+        return False, False
+    run = db.session.get(AnalysisRun, run_id)
+    db.session.refresh(run)
+    if run.started_at is not None:
+        run.duration_ms = round((now - run.started_at).total_seconds() * 1000, 3)
+    if not retry or _previous_run_lost(run):
+        db.session.flush()
+        return True, False
+    queue_runs([(run.site_pk, run.organization_id, run.due_since)], run.trigger, now=now)
+    db.session.flush()
+    return True, True
+
+
+def _previous_run_lost(run):
+    previous = db.session.scalar(
+        select(AnalysisRun.error)
+        .where(
+            AnalysisRun.site_pk == run.site_pk,
+            AnalysisRun.id < run.id,
+            AnalysisRun.status.in_(("succeeded", "failed")),
+        )
+        .order_by(AnalysisRun.id.desc())
+        .limit(1)
+    )
+    return bool(previous) and previous.startswith(WORKER_LOST)
+
+
+def release_run(run_id):
+    """Mark queued run ``run_id`` as not handed over (its job died before claiming it), so
+    the next dispatcher pass hands it over again; tell whether it was still queued."""
+    result = db.session.execute(
+        update(runs_table)
+        .where(runs_table.c.id == run_id, runs_table.c.status == "queued")
+        .values(enqueued_at=None)
+    )
+    return result.rowcount == 1
+
+
 def fail_lost_runs(now=None, timeout=timedelta(minutes=30)):
     """Fail runs still running after ``timeout`` (their worker died); return how many."""
     now = now or utcnow()

@@ -93,12 +93,15 @@ class Catalog:
         ``intervals_for_new(pairs)`` returns ``{pair: interval_minutes}`` for meters about
         to be created. Pairs whose site is unknown (auto-creation off) stay unresolved.
         """
-        pairs = [pair for pair in pairs if pair not in self.meters]
+        # In key order: the inserts below lock the new rows one by one, and two batches
+        # creating overlapping sites or meters must take those locks in the same order
+        # (set order differs between batches, and opposite orders deadlock).
+        pairs = sorted(pair for pair in pairs if pair not in self.meters)
         if not pairs:
             return
         if not self.locked:
             self._lock()
-        self._resolve_sites({site for site, _ in pairs})
+        self._resolve_sites(sorted({site for site, _ in pairs}))
         pairs = [pair for pair in pairs if pair[0] in self.site_pks]
         if not pairs:
             return

@@ -27,8 +27,12 @@ from cei.services.ingest.units import DEFAULT_UNIT, UNIT_LIST, find_unit
 
 REQUIRED_FIELDS = ("site_id", "meter_id", "timestamp_utc", "value")
 
-# C0 and C1 controls (NUL included), lone surrogates (text that was not UTF-8), non-characters.
-_BAD_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# C0 and C1 controls (NUL included), non-characters; and lone surrogates (text that was not
+# UTF-8).
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\ufffe\uffff"
+_BAD_CHARACTERS = re.compile(f"[{_CONTROLS}\ud800-\udfff]")
+# Free text (a key, a source) as the OpenAPI document states it (``pattern``).
+TEXT_PATTERN = rf"^[^{_CONTROLS}]*$"
 JSON_TYPES = {
     bool: "a boolean",
     int: "a number",

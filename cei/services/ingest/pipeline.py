@@ -8,7 +8,8 @@ Every chunk goes through the same steps:
 4. settle what the chunk says about itself (the same reading twice, a key reused);
 5. store the readings in bulk, telling new readings, exact duplicates and conflicting values
    apart (:mod:`.store`), then the idempotency keys of the accepted records;
-6. hand the readings actually written to :meth:`Ingestion._after_write`.
+6. hand the readings actually written to :meth:`Ingestion._after_write` (rollup sums, written
+   with the due marks in :meth:`Ingestion.finish`).
 
 Nothing is committed here: the caller commits once, so a batch (or a whole upload) is
 stored entirely or not at all and a retry after a failure is always safe. Ingestion never
@@ -68,6 +69,8 @@ class Ingestion:
         self.row_numbers = None
         # sites.id of every site that got a new or changed reading in this transaction.
         self.changed_site_pks = set()
+        # Rollup changes of every chunk, written once in finish().
+        self.rollup_deltas = rollups.RollupDeltas()
         self.started = time.perf_counter()
 
     def fail(self, index, code, detail):
@@ -185,10 +188,10 @@ class Ingestion:
 
         The chunk: one known meter, no power reading waiting for the meter's interval, no
         time sent twice, and either no idempotency keys, or a key on every record, none sent
-        twice, and either none stored or all stored for exactly the record's meter and time
-        (then, unless the very values sent are stored now, the store compares them). Every
-        record becomes a row, in order, with its key when the key is new. Works on whole
-        columns.
+        twice, and either none stored or all stored for exactly the record's meter and time.
+        Every record becomes a row, in order, with its key when the key is new; the store
+        then tells new readings, exact duplicates and changed values apart, keyed or not (a
+        key's reading may have been corrected since it was sent). Works on whole columns.
         """
         checker = self.checker
         if not self.shortcuts or checker.needs_intervals or len(checker.pairs) != 1:
@@ -217,11 +220,6 @@ class Ingestion:
                 or list(map(_TS_OF_KEY, known)) != list(stamps)
             ):
                 return None  # some keys new, or stored for another meter or time
-            elif list(map(_KWH, known)) == list(amounts):
-                # A replay: every key names its record's meter and time, where the very
-                # value sent is stored now.
-                self.result.skipped_duplicate += len(stamps)
-                return Plan(slots={meter_pk: {}})
         rows = list(map(new_row, zip(meter_pks, stamps, amounts, strict=False)))
         return Plan(
             rows=rows,
@@ -262,8 +260,8 @@ class Ingestion:
             self._after_write(changed)
 
     def _after_write(self, changed_rows):
-        """Site rollups are updated here, in the same transaction (sites with new data are
-        marked due for analysis once, in :meth:`finish`).
+        """Site rollups are summed here and written in :meth:`finish`, in the same
+        transaction (where sites with new data are also marked due for analysis, once).
 
         ``changed_rows`` (:class:`~.store.ChangedRows`) are the readings this chunk wrote:
         iterating gives ``ChangedRow(meter_pk, ts, kwh, previous_kwh)`` with
@@ -273,13 +271,16 @@ class Ingestion:
         # New readings only (the common case): their rows as they are, without building a
         # ChangedRow per reading (1 µs a row: 0.2 s of a 200,000-row upload, bench/upload.py).
         rows = changed_rows.replaced and list(changed_rows) or changed_rows.inserted
-        rollups.apply_changed_readings(db.session.connection(), rows)
+        self.rollup_deltas.add(db.session.connection(), rows)
 
     def finish(self):
-        """Mark the sites with new data due for analysis, once per batch or upload (same
-        transaction); return the result (errors ordered by index, duration measured)."""
+        """Write the rollups and mark the sites with new data due for analysis, once per
+        batch or upload (same transaction); return the result (errors ordered by index,
+        duration measured)."""
         if self.changed_site_pks:
-            mark_sites_due(db.session.connection(), self.changed_site_pks)
+            connection = db.session.connection()
+            self.rollup_deltas.write(connection)
+            mark_sites_due(connection, self.changed_site_pks)
         result = self.result
         result.errors = self.errors.sorted()
         result.errors_truncated = self.errors.truncated
@@ -300,7 +301,7 @@ def _records(valid):
 
 
 _INDEX, _TS, _AMOUNT, _KEY = (attrgetter(name) for name in ("index", "ts", "amount", "key"))
-_METER_PK, _TS_OF_KEY, _KWH = (attrgetter(name) for name in ("meter_pk", "ts", "kwh"))
+_METER_PK, _TS_OF_KEY = attrgetter("meter_pk"), attrgetter("ts")
 
 
 def _columns(valid):

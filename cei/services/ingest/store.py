@@ -39,9 +39,9 @@ class Row(NamedTuple):
 class KeyRow(NamedTuple):
     """An idempotency key and the reading it names.
 
-    Written, ``kwh`` is the value sent with the key; read back by :meth:`Store.find_keys`,
-    it is the value stored now for that meter and time (None when there is none): a key
-    names a meter and time, and the reading there may have been corrected since.
+    ``kwh`` is the value sent with the key when it was first stored. The reading at that
+    meter and time may have been corrected since, so a key never tells by itself whether a
+    record is a duplicate: the readings do (:meth:`Store.write_readings`).
     """
 
     key: str
@@ -225,7 +225,7 @@ class Store:
         return self._compare(rows)[1]
 
     def find_keys(self, organization_id, groups):
-        """Return ``{key: KeyRow}`` stored among the keys of ``groups``, with today's values.
+        """Return ``{key: KeyRow}`` stored among the keys of ``groups``.
 
         ``groups`` are lists of keys that are likely neighbours in key order (those sent
         for one meter): each is scanned as a range, small ones are probed key by key. The

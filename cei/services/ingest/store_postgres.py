@@ -68,18 +68,16 @@ class PostgresStore(Store):
         "SELECT meter_pk, ts, value FROM readings WHERE meter_pk = %s AND ts = ANY(%s::int8[])"
     )
     # Keys compare bytewise (the column's collation is "C"), as Python's min() and max().
-    # Each key with the value stored now for its meter and time (see Store.find_keys).
+    # Keys with the reading each names (see Store.find_keys).
     SCAN_KEYS = (
         "SELECT k.key, k.meter_pk, k.ts, k.value, b.n "
         "FROM unnest(%s::text[], %s::text[], %s::int4[]) WITH ORDINALITY AS b(low, high, lim, n) "
-        "CROSS JOIN LATERAL (SELECT i.key, i.meter_pk, i.ts, r.value FROM ingest_keys i "
-        "LEFT JOIN readings r ON r.meter_pk = i.meter_pk AND r.ts = i.ts "
-        "WHERE i.organization_id = %s AND i.key BETWEEN b.low AND b.high LIMIT b.lim) k"
+        "CROSS JOIN LATERAL (SELECT key, meter_pk, ts, value FROM ingest_keys "
+        "WHERE organization_id = %s AND key BETWEEN b.low AND b.high LIMIT b.lim) k"
     )
     PROBE_KEYS = (
-        "SELECT i.key, i.meter_pk, i.ts, r.value FROM ingest_keys i "
-        "LEFT JOIN readings r ON r.meter_pk = i.meter_pk AND r.ts = i.ts "
-        "WHERE i.organization_id = %s AND i.key = ANY(%s::text[])"
+        "SELECT key, meter_pk, ts, value FROM ingest_keys "
+        "WHERE organization_id = %s AND key = ANY(%s::text[])"
     )
 
     def __init__(self, connection, shortcuts=True):

@@ -49,13 +49,9 @@ class SqliteStore(Store):
     SCAN_READINGS = (
         "SELECT ts, value FROM readings WHERE meter_pk = ? AND ts BETWEEN ? AND ? LIMIT ?"
     )
-    # Each key with the value stored now for its meter and time (see Store.find_keys).
-    KEYS_WITH_VALUES = (
-        "SELECT i.key, i.meter_pk, i.ts, r.value FROM ingest_keys i "
-        "LEFT JOIN readings r ON r.meter_pk = i.meter_pk AND r.ts = i.ts "
-        "WHERE i.organization_id = ? "
-    )
-    SCAN_KEYS = KEYS_WITH_VALUES + "AND i.key BETWEEN ? AND ? LIMIT ?"
+    # Keys with the reading each names (see Store.find_keys).
+    FIND_KEYS = "SELECT key, meter_pk, ts, value FROM ingest_keys WHERE organization_id = ? "
+    SCAN_KEYS = FIND_KEYS + "AND key BETWEEN ? AND ? LIMIT ?"
 
     def _insert_rows(self, insert, rows, lead=()):
         """Insert ``rows`` with multi-row statements built from ``insert``; count them.
@@ -124,7 +120,7 @@ class SqliteStore(Store):
         for part in chunks(keys):
             marks = ",".join("?" * len(part))
             rows += self._fetch(
-                self.KEYS_WITH_VALUES + f"AND i.key IN ({marks})", (organization_id, *part)
+                self.FIND_KEYS + f"AND key IN ({marks})", (organization_id, *part)
             )
         return rows
 

@@ -18,7 +18,7 @@ from cei.extensions import db
 from cei.models import Alert, Organization, Site
 from cei.services.analytics import inputs as analytics_inputs
 from cei.services.analytics import shapes
-from cei.services.analytics.analyse import _data, _opportunities
+from cei.services.analytics.analyse import outcome_data, priced_opportunities
 from cei.services.analytics.context import (
     DEFAULT_HISTORY_DAYS,
     build_context,
@@ -41,13 +41,13 @@ def site_inputs(site, organization, period):
     context, factors, _ = build_context(site, organization, now, history_days)
     registry = analytics_inputs.plugin_registry(current_app)
     outcomes = analytics_inputs.run_plugins(registry, context, organization_overrides(organization))
-    baseline = _data(outcomes.get("baseline"))
+    baseline = outcome_data(outcomes.get("baseline"))
     inputs = content.SiteInputs(
         series=context.series,
         expected=shapes.baseline_series(baseline),
         quality=shapes.baseline_quality(baseline),
-        opportunities=_opportunities(outcomes, factors),
-        deviation=_data(outcomes.get("deviation")),
+        opportunities=priced_opportunities(outcomes, factors),
+        deviation=outcome_data(outcomes.get("deviation")),
     )
     return inputs, factors
 

@@ -14,7 +14,7 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT = 440, 195
+WIDTH, HEIGHT = 440, 180
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 8, 10, 22
 INK = "#1a1a1a"
 ACTUAL_FILL = "#4d4d4d"

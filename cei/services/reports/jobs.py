@@ -66,8 +66,9 @@ def check_enabled(organization):
 def request_report(organization, site_id=None, period_end=None, user=None, now=None):
     """Queue a 7-day report of site ``site_id`` (or the portfolio) ending on ``period_end``.
 
-    ``period_end`` defaults to yesterday in the site's timezone (the organization's for the
-    portfolio) and must be a day that has ended there.
+    ``period_end`` defaults to yesterday in the site's timezone and must be a day that has
+    ended there; a portfolio's, to the last day that has ended in the organization's
+    timezone and at every site (each site's part covers its own local days).
     """
     check_enabled(organization)
     pending = db.session.scalar(
@@ -82,7 +83,8 @@ def request_report(organization, site_id=None, period_end=None, user=None, now=N
         )
     site = site_service.get_site(organization, site_id) if site_id is not None else None
     timezone = site.timezone if site is not None else organization.timezone
-    period = periods.requested_period(timezone, period_end, now)
+    others = [] if site is not None else _site_timezones(organization)
+    period = periods.requested_period(timezone, period_end, now, others)
     report = Report(
         organization_id=organization.id,
         site_pk=site.id if site is not None else None,
@@ -107,6 +109,10 @@ def request_report(organization, site_id=None, period_end=None, user=None, now=N
         period.slug,
     )
     return report
+
+
+def _site_timezones(organization):
+    return sorted({site.timezone for site in site_service.list_sites(organization)})
 
 
 def list_reports(organization, limit=MAX_LISTED):
@@ -232,8 +238,9 @@ def fail(report, error):
 def queue_weekly_reports(now=None):
     """Queue this week's portfolio report for every organization with reports that lacks it.
 
-    The report is due on Monday 06:00 in the organization's timezone and covers Monday to
-    Sunday of the week before. An organization created after the slot waits for the next.
+    The report is due on Monday 06:00 in the organization's timezone (or, when later, once
+    that Sunday has ended at every site) and covers Monday to Sunday of the week before. An
+    organization created after the slot waits for the next.
     Returns the ids of the reports queued.
     """
     now = now or utcnow()
@@ -246,6 +253,12 @@ def queue_weekly_reports(now=None):
     for organization in organizations:
         slot = periods.weekly_slot(now, organization.timezone)
         if organization.created_at > slot.due_at:
+            continue
+        zones = [organization.timezone, *_site_timezones(organization)]
+        today, _ = periods.latest_zone_today(zones, now)
+        if today <= slot.period.last:
+            # A site west of the organization is still in its Sunday: a later pass queues
+            # the report once the week has ended there too.
             continue
         exists = db.session.scalar(
             select(Report.id).where(

@@ -45,17 +45,25 @@ def local_today(timezone, now=None):
     return now.astimezone(ZoneInfo(timezone)).date()
 
 
-def requested_period(timezone, last=None, now=None):
+def latest_zone_today(timezones, now=None):
+    """Return ``(today, zone)`` for the zone among ``timezones`` whose calendar is furthest
+    behind: a day has ended in every zone once it is before that ``today``."""
+    return min((local_today(zone, now), zone) for zone in timezones)
+
+
+def requested_period(timezone, last=None, now=None, other_timezones=()):
     """Return the period ending on ``last`` (default yesterday in ``timezone``).
 
-    A period must have ended: its last day is at the latest yesterday, local time.
+    A period must have ended: its last day is at the latest yesterday, local time, in
+    ``timezone`` and in each of ``other_timezones`` (a portfolio's sites: its 7 days are
+    each site's own local days, so the default is the last day that has ended at every site).
     """
-    today = local_today(timezone, now)
+    today, behind = latest_zone_today([timezone, *other_timezones], now)
     if last is None:
         last = today - timedelta(days=1)
     if last >= today:
         raise ServiceError(
-            f"period_end must be a day that has ended in {timezone} (at the latest "
+            f"period_end must be a day that has ended in {behind} (at the latest "
             f"{today - timedelta(days=1)})",
             code="INVALID_PERIOD",
             status=422,

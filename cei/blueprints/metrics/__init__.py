@@ -1,0 +1,1 @@
+"""Prometheus metrics: ``/metrics`` (not part of the public API)."""

@@ -1,6 +1,5 @@
 """Extensions, created unbound and bound to the app in ``create_app``."""
 
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -9,6 +8,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 
 from cei.api import CeiApi
+from cei.limiter import AppScopedLimiter
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -24,5 +24,6 @@ api = CeiApi()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 # Limits live in Redis when configured (shared by every web process), else in memory;
-# if Redis is down, requests are limited in memory rather than refused.
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+# if Redis is down, requests are limited in memory rather than refused. One object for the
+# views' decorators, with the settings of each app it is bound to (cei.limiter).
+limiter = AppScopedLimiter(key_func=get_remote_address, headers_enabled=True)

@@ -120,8 +120,9 @@ def limit_ingestion(blueprint):
 
 
 # Wrong bearer tokens per address, counted by hand: only failures count, and the check
-# comes before the token is even looked at.
-_fallback_strategy = FixedWindowRateLimiter(MemoryStorage())
+# comes before the token is even looked at. Counted per process (per app) when the
+# storage fails.
+FALLBACK_EXTENSION_KEY = "cei.bad_token_fallback"
 
 
 def _bad_token_counters():
@@ -136,7 +137,7 @@ def _with_strategy(action):
         return action(limiter.limiter)
     except Exception as exc:  # noqa: BLE001  (any storage failure: count per process)
         log.warning("rate limit storage unavailable (%s); counting per process", type(exc).__name__)
-        return action(_fallback_strategy)
+        return action(current_app.extensions[FALLBACK_EXTENSION_KEY])
 
 
 def refuse_after_bad_tokens():
@@ -205,10 +206,11 @@ def rate_limited(error):
 
 
 def register(app):
-    """Answer every breached limit with :func:`rate_limited`.
+    """Answer every breached limit with :func:`rate_limited`; give ``app`` its fallback counter.
 
-    The limiter is one object for the process, bound again by every app: a new app starts
-    trusting its (new) storage again, rather than a storage an earlier app found dead.
+    The limiter's settings (enabled, storage, fallback) are the app's own
+    (:class:`cei.limiter.AppScopedLimiter`): a new app neither inherits nor changes those
+    of the apps made before it.
     """
     app.register_error_handler(RateLimitExceeded, rate_limited)
-    limiter._storage_dead = False
+    app.extensions[FALLBACK_EXTENSION_KEY] = FixedWindowRateLimiter(MemoryStorage())

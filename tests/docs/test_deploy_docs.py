@@ -5,7 +5,7 @@ The docs are checked as text: every ``cei …`` command line is run with ``--hel
 the real CLI (an unknown subcommand or option fails), every ``factory_client.py …`` line is
 parsed by the client's own argument parser, every API and page path is matched against the
 app's routes, and every ``CEI_*`` variable must be one that CEI, its client or its tests
-read.
+read (a configuration key, or a ``cei`` command option's environment variable).
 """
 
 import re
@@ -13,13 +13,16 @@ import runpy
 import shlex
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from flask.cli import ScriptInfo
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from cei import config as cei_config
-from cei.cli import cli
+from cei import gunicorn_config
+from cei.cli import cli, register_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "docs" / "deploy.md"
@@ -27,13 +30,33 @@ RUNBOOK = ROOT / "docs" / "pilot_runbook.md"
 DEPLOY_FILES = sorted((ROOT / "docs" / "deploy").iterdir())
 DOCS = [DEPLOY, RUNBOOK, *DEPLOY_FILES, ROOT / "Procfile"]
 
-SERVER_VARIABLES = {f"CEI_{name}" for name in cei_config.ENV_KEYS}
+
+
+def command_options_with_variables():
+    """``{variable: click option}`` of every ``cei`` command option an environment variable sets."""
+    host = Flask("cei-commands")
+    register_commands(host)
+    found = {}
+    pending = list(host.cli.commands.values())
+    while pending:
+        command = pending.pop()
+        if isinstance(command, click.Group):
+            pending.extend(command.commands.values())
+        for param in command.params:
+            names = [param.envvar] if isinstance(param.envvar, str) else param.envvar or []
+            found.update((name, param) for name in names if name.startswith("CEI_"))
+    return found
+
+
+CONFIG_VARIABLES = {f"CEI_{name}" for name in cei_config.ENV_KEYS}
+COMMAND_VARIABLES = command_options_with_variables()
+SERVER_VARIABLES = CONFIG_VARIABLES | set(COMMAND_VARIABLES)
 # Where `cei` starts a command: a line or inline-code start, after a path's /bin/, or after
 # a Procfile process name.
 CEI_COMMAND = re.compile(r"(?:^|/bin/|^[a-z]+: )cei ([a-z][^`#;&|)\"'\n]*)")
 CLIENT_COMMAND = re.compile(r"factory_client\.py((?: [^`#;&|)\"'\n]*)?)")
 FENCED = r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```"
-NOT_APP_PATHS = ("/opt/", "/etc/", "/var/", "/srv/", "/usr/", "/tmp/", "/dev/", "/bin/")
+NOT_APP_PATHS = ("/opt/", "/etc/", "/var/", "/srv/", "/usr/", "/tmp/", "/dev/", "/bin/", "/run/")
 
 
 def text_of(path):
@@ -58,7 +81,8 @@ def _join_continued(block):
 def unit_and_procfile_lines():
     lines = []
     for path in [*DEPLOY_FILES, ROOT / "Procfile"]:
-        for line in text_of(path).splitlines():
+        # %i: a template unit's instance name, here instance 1.
+        for line in text_of(path).replace("%i", "1").splitlines():
             if line.startswith("ExecStart="):
                 lines.append(line.removeprefix("ExecStart="))
             elif re.match(r"^[a-z]+: ", line):
@@ -197,6 +221,7 @@ def reference_rows():
 
 def test_the_configuration_reference_lists_every_setting_once():
     section, rows = reference_rows()
+    assert {"CEI_LOG_FORMAT", "CEI_METRICS_TOKEN", "CEI_WORKER_METRICS_PORT"} <= SERVER_VARIABLES
     assert set(rows) == SERVER_VARIABLES
     for name in SERVER_VARIABLES:
         assert section.count(f"| `{name}` |") == 1, name
@@ -204,21 +229,36 @@ def test_the_configuration_reference_lists_every_setting_once():
 
 def test_the_configuration_reference_gives_the_real_defaults():
     _, rows = reference_rows()
-    defaults = cei_config.DefaultConfig
+    # The defaults as a process sees them with no CEI_* variable set (LOG_FORMAT settled).
+    defaults = cei_config.settings_from_environment({})
+    production = cei_config.settings_from_environment({"CEI_ENV": "production"})
     checked = 0
     for variable, cell in rows.items():
-        key = cei_config.ENV_KEYS[variable.removeprefix("CEI_")]
         shown = re.match(r"\s*`([^`]+)`", cell)
-        if key in cei_config.INT_KEYS:
-            assert int(shown.group(1)) == getattr(defaults, key), variable
+        if variable in COMMAND_VARIABLES:
+            default = COMMAND_VARIABLES[variable].default
+            if isinstance(default, (str, int)):
+                assert shown.group(1) == str(default), variable
+            else:  # None, or click's marker for "no default"
+                assert cell.strip().startswith("unset"), variable
+            checked += 1
+            continue
+        key = cei_config.ENV_KEYS[variable.removeprefix("CEI_")]
+        if key != "CEI_ENV" and production[key] != defaults[key]:  # `text`; `json` when …
+            assert shown.group(1) == defaults[key], variable
+            assert f"`{production[key]}` when `CEI_ENV=production`" in cell, variable
+        elif key in cei_config.INT_KEYS:
+            assert int(shown.group(1)) == defaults[key], variable
         elif key in cei_config.BOOL_KEYS:
-            assert shown.group(1) == str(getattr(defaults, key)).lower(), variable
-        elif shown and isinstance(getattr(defaults, key, None), str):
-            assert shown.group(1) == getattr(defaults, key), variable
+            assert shown.group(1) == str(defaults[key]).lower(), variable
+        elif shown and isinstance(defaults[key], str):
+            assert shown.group(1) == defaults[key], variable
+        elif defaults[key] is None and cell.strip().startswith("unset"):
+            pass
         else:
             continue
         checked += 1
-    assert checked >= 10
+    assert checked >= 15
 
 
 def test_fixed_settings_in_the_docs_exist_with_the_values_given():
@@ -272,19 +312,77 @@ def test_every_repository_file_the_docs_name_exists():
     assert not missing
 
 
+QUERY_ATOMS = ("%(q)s", "%(r)s", "%(u)s")  # the query string, the request line holding it
+
+
+def deploy_gunicorn_settings():
+    return runpy.run_path(str(ROOT / "docs" / "deploy" / "gunicorn.conf.py"))
+
+
 def test_the_gunicorn_settings_are_valid_and_log_no_query_strings():
     from gunicorn.config import Config
 
-    settings = runpy.run_path(str(ROOT / "docs" / "deploy" / "gunicorn.conf.py"))
+    settings = deploy_gunicorn_settings()
     config = Config()
     names = [name for name in settings if name in config.settings]
-    assert {"workers", "threads", "timeout", "access_log_format"} <= set(names)
+    assert {"workers", "threads", "timeout", "logger_class", "on_starting", "child_exit"} <= set(
+        names
+    )
     for name in names:
         config.set(name, settings[name])
-    makefile = text_of(ROOT / "Makefile")
-    make_format = re.search(r"^ACCESS_LOG_FORMAT := '(.*)'$", makefile, flags=re.M).group(1)
-    assert config.access_log_format == make_format
-    assert "%(U)s" in config.access_log_format and "%(r)s" not in config.access_log_format
+    # CEI's logger and hooks (JSON lines, the metrics directory), not copies of them.
+    assert config.logger_class is gunicorn_config.CeiLogger
+    assert config.on_starting is gunicorn_config.on_starting
+    assert config.child_exit is gunicorn_config.child_exit
+    # The app writes the access log; gunicorn's stays off unless --access-logfile asks.
+    assert "accesslog" not in settings and config.accesslog is None
+    for log_format in (config.access_log_format, gunicorn_config.access_log_format):
+        assert "%(U)s" in log_format
+        assert not [atom for atom in QUERY_ATOMS if atom in log_format], log_format
+    assert config.workers == 2 and config.threads == 4 and config.timeout == 120
+
+
+def test_the_gunicorn_check_catches_a_query_string_format():
+    from gunicorn.config import Config
+
+    config = Config()
+    assert "%(r)s" in config.access_log_format  # gunicorn's default writes the request line
+    assert "%(U)s" not in config.access_log_format
+
+
+def unit_file(name):
+    return text_of(ROOT / "docs" / "deploy" / name)
+
+
+def test_each_gunicorn_gets_a_metrics_directory_of_its_own_and_workers_none():
+    web = unit_file("cei-web.service")
+    assert "Environment=PROMETHEUS_MULTIPROC_DIR=/run/cei-web\n" in web
+    assert "RuntimeDirectory=cei-web\n" in web  # systemd creates it for this unit alone
+    procfile = {
+        line.split(": ", 1)[0]: line.split(": ", 1)[1]
+        for line in text_of(ROOT / "Procfile").splitlines()
+        if re.match(r"^[a-z]+: ", line)
+    }
+    # One directory per gunicorn: honcho gives each web process its own $PORT.
+    assert procfile["web"].startswith("PROMETHEUS_MULTIPROC_DIR=/tmp/cei-metrics-$PORT gunicorn ")
+    assert "-c docs/deploy/gunicorn.conf.py" in procfile["web"]
+    for name in ("cei-worker@.service", "cei-scheduler.service", "cei.env.example"):
+        assert "PROMETHEUS_MULTIPROC_DIR" not in unit_file(name), name
+    for process in ("worker", "scheduler"):
+        assert "PROMETHEUS_MULTIPROC_DIR" not in procfile[process]
+    worker = unit_file("cei-worker@.service")
+    assert "cei worker --no-dispatcher --metrics-port 910%i\n" in worker
+    assert re.search(r"`cei-worker@N` uses port 910N", text_of(DEPLOY))
+
+
+def test_the_deploy_guide_shows_a_prometheus_scrape_config_for_web_and_workers():
+    section = text_of(DEPLOY).split("## 11. Logs and metrics", 1)[1].split("\n## ", 1)[0]
+    config = re.search(r"```yaml\n(.*?)```", section, flags=re.S).group(1)
+    assert "scrape_configs:" in config and config.count("credentials_file:") == 2
+    targets = re.findall(r'"[\w.-]+:(\d+)"', config)
+    assert "8000" in targets and "9101" in targets
+    for setting in ("CEI_METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR", "CEI_LOG_FORMAT"):
+        assert setting in section, setting
 
 
 def test_the_readme_links_both_documents():

@@ -20,9 +20,17 @@ ROOT = Path(__file__).resolve().parents[2]
 HEALTH_REQUESTS = 12
 
 
+@pytest.fixture(params=["make run", "docs/deploy"])
+def gunicorn_config(request):
+    """The ``-c`` value of `make run`, or docs/deploy's gunicorn.conf.py (which builds on it)."""
+    if request.param == "make run":
+        return makefile_gunicorn_config()
+    return str(ROOT / "docs" / "deploy" / "gunicorn.conf.py")
+
+
 @pytest.fixture
-def gunicorn_two_workers(database_url, tmp_path):
-    """gunicorn with the Makefile's config, 2 workers, JSON logs; yields (url, its stderr)."""
+def gunicorn_two_workers(database_url, tmp_path, gunicorn_config):
+    """gunicorn with ``gunicorn_config``, 2 workers, JSON logs; yields (url, its stderr)."""
     port = free_port()
     output = tmp_path / "gunicorn.log"
     multiprocess_dir = tmp_path / "prometheus"
@@ -41,7 +49,7 @@ def gunicorn_two_workers(database_url, tmp_path):
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
         "-c",
-        makefile_gunicorn_config(),
+        gunicorn_config,
         "--workers",
         "2",
         "--bind",

@@ -199,3 +199,40 @@ def test_behind_a_trusted_proxy_limits_count_the_forwarded_address(fresh_app):
 
     assert [attempt("203.0.113.7").status_code for _ in range(3)] == [401, 401, 429]
     assert attempt("198.51.100.9").status_code == 401
+
+
+def test_each_app_keeps_its_own_limit_settings(fresh_app):
+    """The limiter is one object for the process; its settings are each app's own."""
+    off = fresh_app(RATELIMIT_ENABLED=False, LOGIN_RATE_LIMIT="2 per minute")
+    on = fresh_app(LOGIN_RATE_LIMIT="2 per minute")
+    assert on.config["RATELIMIT_ENABLED"] is True  # not inherited from the app before it
+    on_client = on.test_client()
+    statuses = [failed_login(on_client, "on@example.com").status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+    # The earlier app still has no limits, and the later one did not turn them on for it.
+    off_client = off.test_client()
+    statuses = [failed_login(off_client, "off@example.com").status_code for _ in range(4)]
+    assert statuses == [401] * 4
+    wrong = [
+        off_client.get("/api/v1/auth/whoami", headers=bearer("nope")).status_code
+        for _ in range(40)
+    ]
+    assert set(wrong) == {401}
+    # A third app with limits on starts its own in-memory counts.
+    third = fresh_app(LOGIN_RATE_LIMIT="2 per minute").test_client()
+    assert failed_login(third, "on@example.com").status_code == 401
+    assert_rate_limited(failed_login(on_client, "on@example.com"))
+
+
+@pytest.mark.redis
+def test_an_app_keeps_its_storage_when_later_apps_use_another(fresh_app, redis_url):
+    config = {"REDIS_URL": redis_url, "LOGIN_RATE_LIMIT": "3 per minute"}
+    in_redis = fresh_app(**config)
+    fresh_app(LOGIN_RATE_LIMIT="3 per minute")  # in memory
+    fresh_app(RATELIMIT_ENABLED=False)
+    client = in_redis.test_client()
+    statuses = [failed_login(client, "kept@example.com", "10.7.7.7").status_code for _ in range(3)]
+    assert statuses == [401] * 3
+    # The counts went to Redis, where an app made afterwards finds them.
+    later = fresh_app(**config).test_client()
+    assert_rate_limited(failed_login(later, "kept@example.com", "10.7.7.7"))

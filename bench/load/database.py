@@ -227,6 +227,14 @@ def pending_work(url, organization_id):
         ).fetchone()
 
 
+def database_bytes(url):
+    """Return the size of the database on disk, bytes."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        return connection.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+
+
 def sessions_opened(url):
     """Return how many sessions the database has had since its statistics were reset."""
     import psycopg

@@ -34,13 +34,20 @@ def verdict(met):
     return "met" if met else "MISSED"
 
 
+def dispatching(setup):
+    """Who dispatches: ``cei dispatch`` processes, or each worker's own thread."""
+    if setup["dispatchers"]:
+        return f"{setup['dispatchers']} `cei dispatch`"
+    return "each worker its own dispatcher"
+
+
 def print_report(report):
     """Print the figures of a finished run (``report`` is what ``--json`` writes)."""
     setup, writes, reads = report["setup"], report["writes"], report["reads"]
     print(
         f"\nCEI load test: {setup['instances']} app instances × {setup['workers']} gunicorn "
-        f"workers × {setup['threads']} threads, {setup['rq_workers']} RQ workers "
-        f"({setup['dispatchers']} with a dispatcher); "
+        f"workers × {setup['threads']} threads, {setup['rq_workers']} RQ workers, "
+        f"{dispatching(setup)}; "
         f"PostgreSQL {setup['postgres']['server_version']}, Redis"
     )
     print(
@@ -124,6 +131,23 @@ def print_report(report):
         f"  PostgreSQL sessions opened while writing: {report['sessions_opened']} (a pool "
         "smaller than the threads opens and closes connections; their CPU is not counted)"
     )
+    res = report["resources"]
+    rows = report["rows"]["stored"]
+    print("\nResources (sizing)")
+    print(
+        f"  peak memory: web workers {res['web_worker_memory']['max_mib']:.0f} MiB each "
+        f"(×{res['web_worker_memory']['count']}), RQ workers "
+        f"{res['rq_worker_memory']['max_mib']:.0f} MiB (×{res['rq_worker_memory']['count']}), "
+        f"dispatcher {res['dispatcher_memory']['max_mib']:.0f} MiB "
+        f"(×{res['dispatcher_memory']['count']})"
+    )
+    growth = res["database_growth_bytes"]
+    print(
+        f"  PostgreSQL: {res['postgres_connections']} connections; the database grew "
+        f"{growth / 2**20:,.0f} MiB for {rows:,} readings ({growth / max(rows, 1):.0f} B each, "
+        "rollups and indexes included)"
+    )
+    print(f"  Redis: used_memory_peak {res['redis_used_memory_peak_bytes'] / 2**20:.1f} MiB")
     print("\nAnalysis runs per site per trigger (during the load)")
     print(f"  {'site':<10} {'new_data':>8} {'hourly':>7} {'manual':>7} {'analysed':>9}")
     for site_id, row in report["runs_per_site"].items():

@@ -7,7 +7,9 @@ nothing else on the machine.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +21,8 @@ from typing import NamedTuple
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+# The web process settings docs/deploy.md runs with (command-line options win over them).
+GUNICORN_SETTINGS = ROOT / "docs" / "deploy" / "gunicorn.conf.py"
 CEI = [sys.executable, "-c", "from cei.cli import main; main()"]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Method, path (no query string), status, and the time the worker spent on the request in µs
@@ -50,13 +54,13 @@ class ProcessGroup:
         self.workdir = Path(workdir)
         self.started: list[Started] = []
 
-    def _spawn(self, name, command, url=None):
+    def _spawn(self, name, command, url=None, env=None):
         log_path = self.workdir / f"{name}.log"
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 command,
                 cwd=ROOT,
-                env=self.env,
+                env={**self.env, **(env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -69,11 +73,16 @@ class ProcessGroup:
     def start_app(self, name, workers, threads, wsgi="wsgi:app", access_log=True, timeout=120):
         """Start gunicorn (``workers`` processes × ``threads`` threads) serving ``wsgi``.
 
-        With ``access_log`` each request's method, path, status and time inside the worker
-        (µs) go to ``<name>-access.log`` (see :func:`server_times`).
+        As docs/deploy.md runs it (its settings file, when there is one; the processes share
+        their metrics through a directory of this instance's own). With ``access_log`` each
+        request's method, path, status and time inside the worker (µs) go to
+        ``<name>-access.log`` (see :func:`server_times`).
         """
         port = free_port()
-        command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
+        command = [sys.executable, "-m", "gunicorn"]
+        if GUNICORN_SETTINGS.exists():
+            command += ["--config", str(GUNICORN_SETTINGS)]
+        command += ["--workers", str(workers)]
         if access_log:
             command += ["--access-logfile", str(self.workdir / f"{name}-access.log")]
             command += ["--access-logformat", ACCESS_FORMAT]
@@ -81,11 +90,22 @@ class ProcessGroup:
             command += ["--worker-class", "gthread", "--threads", str(threads)]
         command += ["--bind", f"127.0.0.1:{port}", "--timeout", str(timeout)]
         command += ["--graceful-timeout", "20", "--log-level", "warning", wsgi]
-        return self._spawn(name, command, url=f"http://127.0.0.1:{port}")
+        metrics = self.workdir / f"{name}-metrics"
+        metrics.mkdir()
+        return self._spawn(
+            name,
+            command,
+            url=f"http://127.0.0.1:{port}",
+            env={"PROMETHEUS_MULTIPROC_DIR": str(metrics)},
+        )
 
     def start_worker(self, name, dispatcher=True):
         """Start a ``cei worker`` (RQ worker, with its dispatcher thread unless told not to)."""
         return self._spawn(name, [*CEI, "worker", *([] if dispatcher else ["--no-dispatcher"])])
+
+    def start_dispatcher(self, name):
+        """Start a ``cei dispatch`` (the scheduler of docs/deploy.md)."""
+        return self._spawn(name, [*CEI, "dispatch"])
 
     def wait_serving(self, started, seconds=120):
         """Wait until an app instance answers its health check."""
@@ -134,6 +154,15 @@ class ProcessGroup:
                 found += process_tree(started.process.pid)
         return found
 
+    def children(self, prefix):
+        """Return the pids of the descendants of the started processes named ``prefix…``
+        (gunicorn's workers, without their master)."""
+        found = []
+        for started in self.started:
+            if started.name.startswith(prefix) and started.process.poll() is None:
+                found += process_tree(started.process.pid)[1:]
+        return found
+
     def stop_all(self, timeout=30):
         """SIGTERM every started process group, wait, SIGKILL what is left."""
         for started in reversed(self.started):
@@ -148,14 +177,28 @@ class ProcessGroup:
         self.started.clear()
 
 
+ACCESS_LINE = re.compile(r"\b([A-Z]+) (/\S*) (\d{3}) (\d+)$")
+
+
 def server_times(workdir):
-    """Return ``{(method, path): [seconds, …]}`` from the instances' access logs."""
+    """Return ``{(method, path): [seconds, …]}`` from the instances' access logs.
+
+    A line ends with :data:`ACCESS_FORMAT` (whatever prefix the logger's formatter adds),
+    or is a JSON line with ``method``, ``path`` and ``duration_ms`` (CEI's JSON format).
+    """
     times = {}
     for path in Path(workdir).glob("*-access.log"):
         for line in path.read_text(errors="replace").splitlines():
-            parts = line.split()
-            if len(parts) == 4 and parts[3].isdigit():
-                times.setdefault((parts[0], parts[1]), []).append(int(parts[3]) / 1e6)
+            if line.startswith("{"):
+                fields = json.loads(line)
+                if {"method", "path", "duration_ms"} <= set(fields):
+                    key = (fields["method"], fields["path"])
+                    times.setdefault(key, []).append(fields["duration_ms"] / 1000)
+                continue
+            match = ACCESS_LINE.search(line)
+            if match:
+                key = (match.group(1), match.group(2))
+                times.setdefault(key, []).append(int(match.group(4)) / 1e6)
     return times
 
 
@@ -180,6 +223,20 @@ def process_tree(pid):
             except OSError:
                 continue
     return pids
+
+
+def peak_memory(pids):
+    """Return ``{pid: peak resident memory in MiB}`` of the processes still there."""
+    peaks = {}
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks[pid] = int(line.split()[1]) / 1024
+    return peaks
 
 
 def cpu_seconds(pids):

@@ -1,8 +1,10 @@
 """Load test: a scaled-out CEI under write load, with readers and analysis jobs, on 127.0.0.1.
 
 Starts ``--instances`` gunicorn instances (separate ports, ``--workers`` processes ×
-``--threads`` threads each) and ``--rq-workers`` ``cei worker`` processes (RQ worker + its
-dispatcher) on one PostgreSQL database and one Redis database, makes an organization
+``--threads`` threads each, with docs/deploy/gunicorn.conf.py), ``--rq-workers`` ``cei
+worker --no-dispatcher`` processes and ``--dispatchers`` ``cei dispatch`` processes (the
+processes of docs/deploy.md; ``--dispatchers 0``: each worker runs its own dispatcher
+thread) on one PostgreSQL database and one Redis database, makes an organization
 through the API (sign-up, one ingest token per client, a read token, ``--clients`` sites ×
 ``--meters`` meters), then for ``--seconds``:
 
@@ -88,7 +90,8 @@ def parse_args(argv):
     parser.add_argument(
         "--dispatchers",
         type=int,
-        help="how many of the RQ workers run a dispatcher thread (default: all, as `cei worker`)",
+        default=1,
+        help="`cei dispatch` processes (0: each `cei worker` runs its own dispatcher thread)",
     )
     parser.add_argument(
         "--wsgi", default="wsgi:app", help="the app gunicorn serves (a wrapper, to profile)"
@@ -193,6 +196,7 @@ def targets_met(report):
 def run(args, url, group):
     """Start the processes, make the tenant, measure, check; return the report."""
     load_before = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    size_before = database.database_bytes(url)
     apps = [
         group.start_app(
             f"app-{n + 1}", args.workers, args.threads, args.wsgi, not args.no_access_log
@@ -205,9 +209,10 @@ def run(args, url, group):
     print(f"app instances: {', '.join(urls)}", file=sys.stderr)
     who = tenant.create_tenant(urls[0], args.clients, args.meters, args.clients)
     bare = measure_bare(args, url, urls[0], who)
-    dispatchers = args.rq_workers if args.dispatchers is None else args.dispatchers
     for n in range(args.rq_workers):
-        group.start_worker(f"rq-worker-{n + 1}", dispatcher=n < dispatchers)
+        group.start_worker(f"rq-worker-{n + 1}", dispatcher=args.dispatchers == 0)
+    for n in range(args.dispatchers):
+        group.start_dispatcher(f"rq-dispatch-{n + 1}")
     group.wait_workers(args.redis_url, args.rq_workers)
     end_ts = int(time.time()) // HOUR * HOUR
     makers = [
@@ -234,6 +239,7 @@ def run(args, url, group):
         raise
     ended = max((o.started + o.seconds for o in writes.outcomes), default=time.perf_counter())
     cpu_after = cpu_snapshot(group, url)
+    resources = resource_snapshot(group, url, args.redis_url)
     reads.finish()
     print("waiting for the analyses to finish …", file=sys.stderr)
     drain(url, who.organization_id, args.drain_seconds)
@@ -247,6 +253,7 @@ def run(args, url, group):
     executed = checks.executions(logs, who.organization_id)
     all_runs = database.runs(url, who.organization_id)
     stored = database.reading_count(url, who.organization_id, who.site_ids)
+    resources["database_growth_bytes"] = database.database_bytes(url) - size_before
     return build_report(
         args=args,
         setup_extra={"postgres": database.server_settings(url), "load_before": load_before},
@@ -262,6 +269,7 @@ def run(args, url, group):
         stored=stored,
         probe_ingested=probe_ingested,
         server=processes.server_times(group.workdir),
+        resources=resources,
     )
 
 
@@ -301,6 +309,28 @@ def cpu_snapshot(group, url):
         "postgres": processes.cpu_seconds(database.backend_pids(url)),
         "sessions": database.sessions_opened(url),
         "machine": processes.machine_cpu(),
+    }
+
+
+def resource_snapshot(group, url, redis_url):
+    """Peak memory of each kind of process, database connections, Redis memory: sizing."""
+    from redis import Redis
+
+    def peaks(pids):
+        values = list(processes.peak_memory(pids).values())
+        return {"count": len(values), "max_mib": round(max(values, default=0), 1)}
+
+    client = Redis.from_url(redis_url, socket_connect_timeout=2)
+    try:
+        redis_memory = client.info("memory")["used_memory_peak"]
+    finally:
+        client.close()
+    return {
+        "web_worker_memory": peaks(group.children("app-")),
+        "rq_worker_memory": peaks(group.pids("rq-worker-")),
+        "dispatcher_memory": peaks(group.pids("rq-dispatch-")),
+        "postgres_connections": len(database.backend_pids(url)),
+        "redis_used_memory_peak_bytes": redis_memory,
     }
 
 
@@ -406,6 +436,7 @@ def build_report(
     stored,
     probe_ingested,
     server,
+    resources,
 ):
     """Gather the figures and verdicts into one JSON-ready dict."""
     started, ended = window
@@ -454,7 +485,7 @@ def build_report(
             "workers": args.workers,
             "threads": args.threads,
             "rq_workers": args.rq_workers,
-            "dispatchers": args.rq_workers if args.dispatchers is None else args.dispatchers,
+            "dispatchers": args.dispatchers,
             "clients": args.clients,
             "batch_size": args.batch_size,
             "replay_every": args.replay_every,
@@ -496,6 +527,7 @@ def build_report(
         # New database sessions while writing (pools that keep their connections open none;
         # the snapshot after the writes opens two of its own, not counted).
         "sessions_opened": cpu[1]["sessions"] - cpu[0]["sessions"] - 2,
+        "resources": resources,
         "rows": {"stored": stored, "distinct": distinct, "ingested": ingested_total},
         "runs_per_site": {
             site: {**{t: counts.get(t, 0) for t in checks.TRIGGERS}, "analysed": analysed[site]}

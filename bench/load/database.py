@@ -179,6 +179,7 @@ class Run(NamedTuple):
     started_at: object
     finished_at: object
     error: str | None
+    duration_ms: float | None
 
 
 def runs(url, organization_id, since_id=0):
@@ -188,7 +189,8 @@ def runs(url, organization_id, since_id=0):
     with psycopg.connect(url) as connection:
         rows = connection.execute(
             "SELECT analysis_runs.id, sites.site_id, trigger, status, queued_at, started_at, "
-            "finished_at, error FROM analysis_runs JOIN sites ON sites.id = analysis_runs.site_pk "
+            "finished_at, error, duration_ms "
+            "FROM analysis_runs JOIN sites ON sites.id = analysis_runs.site_pk "
             "WHERE analysis_runs.organization_id = %s AND analysis_runs.id > %s "
             "ORDER BY analysis_runs.id",
             (organization_id, since_id),

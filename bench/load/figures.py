@@ -148,6 +148,12 @@ def print_report(report):
         "rollups and indexes included)"
     )
     print(f"  Redis: used_memory_peak {res['redis_used_memory_peak_bytes'] / 2**20:.1f} MiB")
+    duration = report["run_duration_ms"]
+    print(
+        f"  analysis runs during the load: {duration['count']}, p50 {duration['p50_ms']:.0f} ms"
+        f" p95 {duration['p95_ms']:.0f} ms each (a worker: about "
+        f"{1000 / max(duration['p50_ms'], 1):.0f} runs/s of these sites)"
+    )
     print("\nAnalysis runs per site per trigger (during the load)")
     print(f"  {'site':<10} {'new_data':>8} {'hourly':>7} {'manual':>7} {'analysed':>9}")
     for site_id, row in report["runs_per_site"].items():

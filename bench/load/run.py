@@ -529,6 +529,10 @@ def build_report(
         "sessions_opened": cpu[1]["sessions"] - cpu[0]["sessions"] - 2,
         "resources": resources,
         "rows": {"stored": stored, "distinct": distinct, "ingested": ingested_total},
+        # How long a run took (claimed to finished) while the writes went on.
+        "run_duration_ms": figures.latency(
+            [run.duration_ms / 1000 for run in load_runs if run.duration_ms is not None]
+        ),
         "runs_per_site": {
             site: {**{t: counts.get(t, 0) for t in checks.TRIGGERS}, "analysed": analysed[site]}
             for site, counts in per_site.items()

@@ -48,6 +48,7 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/analytics_jobs.py
 	$(PY) bench/reports.py
 	$(PY) bench/web.py
+	$(PY) -m bench.load
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

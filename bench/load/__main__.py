@@ -1,0 +1,5 @@
+"""``python -m bench.load``: run the load test."""
+
+from bench.load.run import main
+
+raise SystemExit(main())

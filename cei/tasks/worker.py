@@ -32,6 +32,15 @@ class HeartbeatWorker(SimpleWorker):
     """A ``SimpleWorker`` that renews its running job's registry entry on a thread."""
 
     heartbeat_seconds = 10.0
+    # Set by SIGINT/SIGTERM. RQ ends an idle worker's loop on them without setting its own
+    # ``_stop_requested`` (only a busy one gets it), so run_worker could not tell a stop
+    # asked for from a loop that ended on an error, and started the worker again.
+    asked_to_stop = False
+
+    def request_stop(self, signum, frame):
+        """Remember that a stop was asked for, then stop as RQ does (warm shutdown)."""
+        self.asked_to_stop = True
+        super().request_stop(signum, frame)
 
     def get_heartbeat_ttl(self, job, working_time=0.0):
         """The expiry of the job's entry, renewed by the heartbeat thread."""
@@ -92,7 +101,7 @@ def run_worker(app, queue_names, burst=False, heartbeat_seconds=None, restart_pa
                     heartbeat_seconds or app.config["WORKER_HEARTBEAT_SECONDS"]
                 )
                 worker.work(burst=burst)
-                if worker._stop_requested or (burst and _drained(queues)):
+                if worker.asked_to_stop or worker._stop_requested or (burst and _drained(queues)):
                     return
                 reason = "its loop stopped on an error"
             except (RedisConnectionError, RedisTimeoutError) as exc:

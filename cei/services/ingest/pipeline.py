@@ -30,7 +30,7 @@ from cei.services.ingest.codes import ErrorCode
 from cei.services.ingest.columns import Columns, check_columns
 from cei.services.ingest.limits import MAX_KWH
 from cei.services.ingest.results import BatchResult, ErrorLog
-from cei.services.ingest.store import ChangedRows, KeyRow, Row, new_key_row, new_row, store_for
+from cei.services.ingest.store import ChangedRows, KeyRow, Row, store_for
 
 
 @dataclass
@@ -228,16 +228,13 @@ class Ingestion:
                 # bench/ingest.py "replay 5000 + keys": no readings scan.
                 self.result.skipped_duplicate += len(stamps)
                 return Plan(slots={meter_pk: {}})
-        rows = list(map(new_row, zip(meter_pks, stamps, amounts, strict=False)))
+        # Plain tuples in Row and KeyRow order (see Row: the stores read them by position).
+        rows = list(zip(meter_pks, stamps, amounts, strict=False))
         return Plan(
             rows=rows,
             owners=owners,
             slots={meter_pk: slots},
-            keys=(
-                list(map(new_key_row, zip(keys, meter_pks, stamps, amounts, strict=False)))
-                if store_keys
-                else []
-            ),
+            keys=(list(zip(keys, meter_pks, stamps, amounts, strict=False)) if store_keys else []),
         )
 
     def _write(self, plan):
@@ -258,7 +255,7 @@ class Ingestion:
                 result.skipped_duplicate -= 1
                 self.fail(repeat, ErrorCode.CONFLICTING_VALUE, detail)
         if differing:
-            new_keys = [row for row in new_keys if (row.meter_pk, row.ts) not in differing]
+            new_keys = [row for row in new_keys if (row[1], row[2]) not in differing]  # meter, ts
         if new_keys:
             self.store.insert_keys(self.organization_id, new_keys)
         if replaced:

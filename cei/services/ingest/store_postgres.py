@@ -157,7 +157,7 @@ class PostgresStore(Store):
         if inserted is None:
             return rows  # the plain insert stored them all
         ours = set(inserted)
-        return [row for row in rows if (row.meter_pk, row.ts) in ours]
+        return [row for row in rows if (row[0], row[1]) in ours]  # (meter_pk, ts)
 
     def _stage_readings(self, rows):
         self._stage(

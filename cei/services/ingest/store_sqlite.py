@@ -119,9 +119,7 @@ class SqliteStore(Store):
         rows = []
         for part in chunks(keys):
             marks = ",".join("?" * len(part))
-            rows += self._fetch(
-                self.FIND_KEYS + f"AND key IN ({marks})", (organization_id, *part)
-            )
+            rows += self._fetch(self.FIND_KEYS + f"AND key IN ({marks})", (organization_id, *part))
         return rows
 
     def insert_keys(self, organization_id, rows):

@@ -19,6 +19,7 @@ from cei.extensions import db
 from cei.models import AnalysisRun
 from cei.services.analytics import runs
 from cei.services.analytics.analyse import analyse_site
+from cei.tasks.claimed import run_claimed
 
 log = logging.getLogger("cei.tasks")
 
@@ -94,23 +95,13 @@ def execute_run(run_id):
 
 
 def _execute_run(run_id):
-    if not runs.claim_run(run_id):
-        db.session.rollback()
-        return "skipped"
-    db.session.commit()
-    run = db.session.get(AnalysisRun, run_id)
-    site_pk = run.site_pk
-    try:
-        analyse_site(site_pk, run.trigger, run=run)
-        runs.finish_run(run)
-        db.session.commit()
-        return "succeeded"
-    except Exception as exc:  # noqa: BLE001 - the run row must say what happened
-        db.session.rollback()
-        log.exception("analysis run %s of site %s failed", run_id, site_pk)
-        run = db.session.get(AnalysisRun, run_id)
-        if run is None:  # the site was deleted meanwhile
-            return "failed"
-        runs.finish_run(run, error=f"{type(exc).__name__}: {exc}")
-        db.session.commit()
-        return "failed"
+    return run_claimed("analysis run", AnalysisRun, run_id, runs.claim_run, _analyse, _fail)
+
+
+def _analyse(run):
+    analyse_site(run.site_pk, run.trigger, run=run)
+    runs.finish_run(run)
+
+
+def _fail(run, message):
+    runs.finish_run(run, error=message)

@@ -22,6 +22,7 @@ from cei.services.reports import csv as report_csv
 from cei.services.reports import jobs, pdf
 from cei.services.reports.build import build_report
 from cei.tasks.analytics import job_context
+from cei.tasks.claimed import run_claimed
 
 log = logging.getLogger("cei.tasks")
 
@@ -59,24 +60,11 @@ def execute(report_id):
 
 
 def _execute(report_id):
-    if not jobs.claim_report(report_id):
-        db.session.rollback()
-        return "skipped"
-    db.session.commit()
-    report = db.session.get(Report, report_id)
-    try:
-        jobs.generate(report, build_report, pdf.render_pdf, report_csv.render_csv)
-        db.session.commit()
-        return "succeeded"
-    except Exception as exc:  # noqa: BLE001 - the row must say what happened
-        db.session.rollback()
-        log.exception("report %s failed", report_id)
-        report = db.session.get(Report, report_id)
-        if report is None:  # deleted meanwhile (its site or organization went)
-            return "failed"
-        jobs.fail(report, f"{type(exc).__name__}: {exc}")
-        db.session.commit()
-        return "failed"
+    return run_claimed("report", Report, report_id, jobs.claim_report, _generate, jobs.fail)
+
+
+def _generate(report):
+    jobs.generate(report, build_report, pdf.render_pdf, report_csv.render_csv)
 
 
 def _redis_queue(app):
